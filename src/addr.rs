@@ -1,0 +1,55 @@
+//! Addresses of listeners and connection ends.
+
+use std::fmt;
+use std::sync::Arc;
+
+/// The address of a [`Listener`](crate::Listener) or of one end of a [`Conn`](crate::Conn).
+///
+/// A listener's address is the name it was bound to. An accepted connection's local address is
+/// that name too; a dialed connection's local address is an identity of the form `name#N`, unique
+/// among the dialed ends of its [`Network`](crate::Network), so a server can tell its clients apart.
+///
+/// ```
+/// # futures::executor::block_on(async {
+/// use chanstream::{Conn, Network};
+///
+/// let net = Network::new();
+/// let listener = net.bind("db")?;
+/// let (client, server) = futures::try_join!(net.connect("db"), listener.accept())?;
+/// assert_eq!(listener.local_addr().as_str(), "db");
+/// assert_eq!(client.peer_addr(), listener.local_addr());
+/// assert_eq!(server.peer_addr(), client.local_addr());
+/// assert_eq!(client.local_addr().network(), "chan");
+/// # Ok::<(), chanstream::Error>(())
+/// # }).unwrap();
+/// ```
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Addr(Arc<str>);
+
+impl Addr {
+    pub(crate) fn new(name: Arc<str>) -> Addr {
+        Addr(name)
+    }
+
+    /// The network family, always `"chan"` (the counterpart of Go's `net.Addr::Network`).
+    pub fn network(&self) -> &'static str {
+        "chan"
+    }
+
+    /// The address as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Addr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for Addr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Addr({:?})", &*self.0)
+    }
+}

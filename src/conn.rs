@@ -1,0 +1,327 @@
+//! A connected byte stream: one end of a connection.
+
+use std::fmt;
+use std::io;
+use std::net::Shutdown;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use futures::io::{AsyncRead, AsyncWrite};
+
+use crate::connect::Connect;
+use crate::pipe::Pipe;
+use crate::{Addr, Error, Network};
+
+/// One end of an in-process connection: a bidirectional byte stream with the semantics of a TCP
+/// socket.
+///
+/// A `Conn` comes from [`Conn::connect`] (the dialing end) or [`Listener::accept`](crate::Listener::accept) (the accepting
+/// end). Bytes written at one end are read, in order, at the other. Each direction buffers a
+/// bounded number of bytes (see [`ListenerBuilder::buffer_size`](crate::ListenerBuilder::buffer_size)); a writer facing a full buffer
+/// waits for the reader.
+///
+/// `Conn` implements [`AsyncRead`] and [`AsyncWrite`], as does `&Conn`, so one task can read while
+/// another writes. Clones are handles to the *same* end: they share its bytes, deadlines and
+/// shutdown state. Every method takes `&self`.
+///
+/// # Closing a `Conn`
+///
+/// With A one end and B its peer:
+///
+/// | A does | A reads | A writes | B reads | B writes |
+/// |---|---|---|---|---|
+/// | `shutdown(Write)` or [`close`](futures::io::AsyncWriteExt::close) | unaffected | fail with `BrokenPipe` | buffered bytes, then `Ok(0)` | unaffected |
+/// | `shutdown(Read)` | `Ok(0)` at once; unread bytes are discarded | unaffected | unaffected | fail with `BrokenPipe`, also writes already waiting |
+/// | `shutdown(Both)`, or the last clone of A dropped | both rows above | | | |
+///
+/// Shutting down is idempotent and wakes every operation it ends, at both ends and on every clone.
+/// Bytes written before a shutdown or drop are never lost: the peer reads all of them, then end of
+/// stream. [`poll_flush`](AsyncWrite::poll_flush) succeeds at once: a write's bytes are visible to
+/// the peer as soon as the write returns.
+///
+/// # Deadlines
+///
+/// [`set_read_deadline`](Conn::set_read_deadline) and
+/// [`set_write_deadline`](Conn::set_write_deadline) bound reads and writes in time, as Go's
+/// `net.Conn` does. See [`set_deadline`](Conn::set_deadline).
+///
+/// # Errors
+///
+/// Reads and writes fail with an [`io::Error`] that carries an [`Error`]
+/// ([`Error::from_io`] gets it back): `ReadTimeout` or `WriteTimeout` (kind `TimedOut`), or
+/// `ConnectionClosed` (kind `BrokenPipe`).
+///
+/// # Cancel safety
+///
+/// A read or write that returns `Pending` has consumed or accepted no bytes, so dropping its
+/// future loses nothing.
+///
+/// # Examples
+///
+/// ```
+/// # futures::executor::block_on(async {
+/// use chanstream::{Conn, Listener};
+/// use futures::io::{AsyncReadExt, AsyncWriteExt};
+/// use std::net::Shutdown;
+///
+/// let listener = Listener::bind("doc-conn")?;
+/// let (mut client, mut server) = futures::try_join!(Conn::connect("doc-conn"), listener.accept())?;
+/// client.write_all(b"hello").await?;
+/// client.shutdown(Shutdown::Write)?;
+/// let mut got = Vec::new();
+/// server.read_to_end(&mut got).await?;
+/// assert_eq!(got, b"hello");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
+#[derive(Clone)]
+pub struct Conn {
+    end: Arc<End>,
+}
+
+/// What the clones of one end share. Dropping it (the last clone gone) shuts the end down.
+struct End {
+    /// The peer writes, this end reads.
+    incoming: Arc<Pipe>,
+    /// This end writes, the peer reads.
+    outgoing: Arc<Pipe>,
+    local: Addr,
+    peer: Addr,
+}
+
+impl Drop for End {
+    fn drop(&mut self) {
+        self.incoming.shut_read();
+        self.outgoing.shut_write();
+    }
+}
+
+impl Conn {
+    /// Two connected ends: the dialing end (local address `dialer`) and the accepting end (local
+    /// address `listener`), each direction bounded to `capacity` bytes.
+    pub(crate) fn pair(dialer: Addr, listener: Addr, capacity: usize) -> (Conn, Conn) {
+        let up = Pipe::new(capacity);
+        let down = Pipe::new(capacity);
+        let dialing = End {
+            incoming: down.clone(),
+            outgoing: up.clone(),
+            local: dialer.clone(),
+            peer: listener.clone(),
+        };
+        let accepting = End {
+            incoming: up,
+            outgoing: down,
+            local: listener,
+            peer: dialer,
+        };
+        (
+            Conn {
+                end: Arc::new(dialing),
+            },
+            Conn {
+                end: Arc::new(accepting),
+            },
+        )
+    }
+
+    /// Dials `name` in the global [`Network`], waiting up to
+    /// [`DEFAULT_CONNECT_TIMEOUT`](crate::DEFAULT_CONNECT_TIMEOUT) (10 s) for the listener to
+    /// accept.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ConnectionRefused`] at once if no listener is bound to `name`, or when it closes
+    /// while the dial waits; [`Error::ListenQueueFull`] at once if its backlog is full;
+    /// [`Error::ConnectTimeout`] if it does not accept in time; [`Error::InvalidInput`] for an
+    /// empty name.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future before it completes withdraws the request: the listener never accepts
+    /// it and its backlog slot is free again at once.
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// use chanstream::{Conn, Error};
+    ///
+    /// assert_eq!(Conn::connect("doc-nobody-listens").await.unwrap_err(), Error::ConnectionRefused);
+    /// # });
+    /// ```
+    pub fn connect(name: &str) -> Connect {
+        Network::global().connect(name)
+    }
+
+    /// Dials `name` in the global [`Network`] with a handshake timeout of `timeout`.
+    ///
+    /// # Errors
+    ///
+    /// As [`connect`](Conn::connect); a zero `timeout` is [`Error::InvalidInput`].
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// use chanstream::{Conn, Error, Listener};
+    /// use std::time::Duration;
+    ///
+    /// let _listener = Listener::bind("doc-never-accepts")?;
+    /// let err = Conn::connect_timeout("doc-never-accepts", Duration::from_millis(10)).await.unwrap_err();
+    /// assert_eq!(err, Error::ConnectTimeout);
+    /// assert!(err.is_timeout());
+    /// # Ok::<(), Error>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn connect_timeout(name: &str, timeout: Duration) -> Connect {
+        Network::global().connect_timeout(name, timeout)
+    }
+
+    /// This end's address: the listener's name on an accepted end, a unique identity of the
+    /// form `name#N` on a dialed end.
+    pub fn local_addr(&self) -> Addr {
+        self.end.local.clone()
+    }
+
+    /// The peer's address: the listener's name on a dialed end, the dialer's identity on an
+    /// accepted end.
+    pub fn peer_addr(&self) -> Addr {
+        self.end.peer.clone()
+    }
+
+    /// Sets both the read and the write deadline; `None` clears them.
+    ///
+    /// A deadline is an absolute [`Instant`]. It applies to operations already waiting and to
+    /// later ones: changing it wakes waiting operations, which fail at once if it has passed and
+    /// keep waiting otherwise. Once a deadline has passed, every read (write) fails at once with
+    /// [`Error::ReadTimeout`] ([`Error::WriteTimeout`]) and moves no bytes, even if data or space
+    /// is there; a local shutdown is reported before the deadline. A timeout never damages the
+    /// connection: clear or extend the deadline and I/O resumes with no byte lost.
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// use chanstream::{Conn, Error, Listener};
+    /// use futures::io::AsyncReadExt;
+    /// use std::time::{Duration, Instant};
+    ///
+    /// let listener = Listener::bind("doc-deadline")?;
+    /// let (mut client, _server) = futures::try_join!(Conn::connect("doc-deadline"), listener.accept())?;
+    /// client.set_read_deadline(Some(Instant::now() + Duration::from_millis(10)));
+    /// let err = client.read(&mut [0; 8]).await.unwrap_err();
+    /// assert_eq!(Error::from_io(&err), Some(Error::ReadTimeout));
+    /// client.set_read_deadline(None); // reads may wait again
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn set_deadline(&self, deadline: Option<Instant>) {
+        self.set_read_deadline(deadline);
+        self.set_write_deadline(deadline);
+    }
+
+    /// Sets the read deadline; `None` clears it. See [`set_deadline`](Conn::set_deadline).
+    pub fn set_read_deadline(&self, deadline: Option<Instant>) {
+        self.end.incoming.set_read_deadline(deadline);
+    }
+
+    /// Sets the write deadline; `None` clears it. See [`set_deadline`](Conn::set_deadline).
+    pub fn set_write_deadline(&self, deadline: Option<Instant>) {
+        self.end.outgoing.set_write_deadline(deadline);
+    }
+
+    /// Shuts down the read half, the write half, or both; see [the table above](Conn#closing-a-conn).
+    ///
+    /// Idempotent, and it affects every clone of this end.
+    ///
+    /// # Errors
+    ///
+    /// None at present; the `Result` keeps the signature of [`std::net::TcpStream::shutdown`].
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// use chanstream::{Conn, Listener};
+    /// use futures::io::{AsyncReadExt, AsyncWriteExt};
+    /// use std::net::Shutdown;
+    ///
+    /// let listener = Listener::bind("doc-shutdown")?;
+    /// let (mut client, mut server) = futures::try_join!(Conn::connect("doc-shutdown"), listener.accept())?;
+    /// server.shutdown(Shutdown::Read)?;
+    /// let err = client.write(b"x").await.unwrap_err();
+    /// assert_eq!(err.kind(), std::io::ErrorKind::BrokenPipe);
+    /// assert_eq!(server.read(&mut [0; 1]).await?, 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn shutdown(&self, how: Shutdown) -> Result<(), Error> {
+        if matches!(how, Shutdown::Read | Shutdown::Both) {
+            self.end.incoming.shut_read();
+        }
+        if matches!(how, Shutdown::Write | Shutdown::Both) {
+            self.end.outgoing.shut_write();
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for Conn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Conn")
+            .field("local", &self.end.local)
+            .field("peer", &self.end.peer)
+            .finish()
+    }
+}
+
+impl AsyncRead for &Conn {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        self.end.incoming.poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for &Conn {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.end.outgoing.poll_write(cx, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_close(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.end.outgoing.shut_write();
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl AsyncRead for Conn {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut &*self).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Conn {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut &*self).poll_write(cx, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut &*self).poll_flush(cx)
+    }
+
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut &*self).poll_close(cx)
+    }
+}

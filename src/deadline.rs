@@ -1,0 +1,117 @@
+//! Deadlines: checking them without a timer, and the one timer that wakes those waiting on one.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::Context;
+use std::time::{Duration, Instant};
+
+use futures::task::{waker, ArcWake};
+use futures_timer::Delay;
+
+/// Whether `deadline` has passed. A passed deadline is detected by the clock alone, so an
+/// operation fails at once even if no timer has fired yet.
+pub(crate) fn passed(deadline: Option<Instant>) -> bool {
+    deadline.is_some_and(|at| Instant::now() >= at)
+}
+
+/// A [`Delay`] of `dur`, or `None` when the end of `dur` lies beyond what [`Instant`] can
+/// represent (such a timer would never fire, and creating it would overflow).
+pub(crate) fn delay(dur: Duration) -> Option<Delay> {
+    Instant::now()
+        .checked_add(dur)?
+        .checked_add(Duration::from_secs(1))?;
+    Some(Delay::new(dur))
+}
+
+/// What a fired timer does: wake every task waiting under one deadline.
+pub(crate) type OnFire = Box<dyn Fn() + Send + Sync>;
+
+/// The timer behind one deadline (the read side or the write side of one end, or a listener's
+/// accept deadline).
+///
+/// It is armed when an operation starts to wait under a deadline, and only re-armed when the
+/// deadline it was armed for changes or it fired early, so polling never creates timers. When
+/// it fires it runs its [`OnFire`] action, which wakes *all* waiters of that deadline: the timer
+/// is not tied to the task that happened to arm it, so a task that has since stopped polling
+/// cannot swallow the wake-up meant for the others.
+pub(crate) struct Timer {
+    armed: Mutex<Option<Armed>>,
+}
+
+struct Armed {
+    at: Instant,
+    fire: Arc<Fire>,
+    // Dropping the delay cancels it; it is kept only to stay scheduled.
+    _delay: Delay,
+}
+
+struct Fire {
+    fired: AtomicBool,
+    on_fire: OnFire,
+}
+
+impl ArcWake for Fire {
+    fn wake_by_ref(this: &Arc<Self>) {
+        this.fired.store(true, Ordering::Release);
+        (this.on_fire)();
+    }
+}
+
+impl Timer {
+    pub(crate) fn new() -> Timer {
+        Timer {
+            armed: Mutex::new(None),
+        }
+    }
+
+    /// Makes sure the timer will run `on_fire` once `at` has passed. `on_fire` is only built
+    /// when a new timer is actually needed.
+    pub(crate) fn arm(&self, at: Instant, on_fire: impl FnOnce() -> OnFire) {
+        let mut armed = self.armed.lock().unwrap();
+        if let Some(a) = armed.as_ref() {
+            if a.at == at && !a.fire.fired.load(Ordering::Acquire) {
+                return;
+            }
+        }
+        let fire = Arc::new(Fire {
+            fired: AtomicBool::new(false),
+            on_fire: on_fire(),
+        });
+        let Some(mut delay) = delay(at.saturating_duration_since(Instant::now())) else {
+            // Unreachably far in the future: it never fires.
+            *armed = None;
+            return;
+        };
+        let w = waker(fire.clone());
+        if Pin::new(&mut delay)
+            .poll(&mut Context::from_waker(&w))
+            .is_ready()
+        {
+            *armed = None;
+            drop(armed);
+            (fire.on_fire)();
+            return;
+        }
+        *armed = Some(Armed {
+            at,
+            fire,
+            _delay: delay,
+        });
+    }
+
+    /// Cancels the timer, if armed (the deadline was cleared).
+    pub(crate) fn disarm(&self) {
+        let old = self.armed.lock().unwrap().take();
+        drop(old);
+    }
+}
+
+impl fmt::Debug for Timer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let at = self.armed.lock().unwrap().as_ref().map(|a| a.at);
+        f.debug_struct("Timer").field("armed_for", &at).finish()
+    }
+}

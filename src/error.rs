@@ -1,0 +1,128 @@
+//! The crate's error type and its mapping onto [`std::io::Error`].
+
+use std::fmt;
+use std::io;
+
+/// Why an operation on a [`Listener`](crate::Listener) or [`Conn`](crate::Conn) failed.
+///
+/// Byte-stream operations (`read`, `write`) report these inside an [`io::Error`]; the value can be
+/// recovered with [`Error::from_io`]. Each variant maps onto one fixed [`io::ErrorKind`]:
+///
+/// | variant | `is_timeout` | `is_temporary` | `io::ErrorKind` |
+/// |---|---|---|---|
+/// | [`ConnectionRefused`](Error::ConnectionRefused) | no | no | `ConnectionRefused` |
+/// | [`AddrInUse`](Error::AddrInUse) | no | no | `AddrInUse` |
+/// | [`ListenQueueFull`](Error::ListenQueueFull) | no | yes | `ConnectionRefused` |
+/// | [`ConnectTimeout`](Error::ConnectTimeout) | yes | no | `TimedOut` |
+/// | [`AcceptTimeout`](Error::AcceptTimeout) | yes | no | `TimedOut` |
+/// | [`ConnectionClosed`](Error::ConnectionClosed) | no | no | `BrokenPipe` |
+/// | [`ReadTimeout`](Error::ReadTimeout) | yes | yes | `TimedOut` |
+/// | [`WriteTimeout`](Error::WriteTimeout) | yes | yes | `TimedOut` |
+/// | [`ListenerClosed`](Error::ListenerClosed) | no | no | `NotConnected` |
+/// | [`InvalidInput`](Error::InvalidInput) | no | no | `InvalidInput` |
+///
+/// ```
+/// use chanstream::Error;
+///
+/// let io: std::io::Error = Error::ReadTimeout.into();
+/// assert_eq!(io.kind(), std::io::ErrorKind::TimedOut);
+/// assert_eq!(Error::from_io(&io), Some(Error::ReadTimeout));
+/// assert!(Error::ReadTimeout.is_timeout() && Error::ReadTimeout.is_temporary());
+/// ```
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Error {
+    /// No listener is bound to the name, or it closed while the dial waited.
+    ConnectionRefused,
+    /// [`Listener::bind`](crate::Listener::bind) of a name that is already bound.
+    AddrInUse,
+    /// The listener's backlog is full; a later attempt may succeed.
+    ListenQueueFull,
+    /// No `accept` took the dial within its handshake timeout.
+    ConnectTimeout,
+    /// The listener's accept deadline passed.
+    AcceptTimeout,
+    /// A write after the peer stopped reading, or after this end's own write shutdown.
+    ConnectionClosed,
+    /// The read deadline passed.
+    ReadTimeout,
+    /// The write deadline passed.
+    WriteTimeout,
+    /// `accept` on a listener that has been closed.
+    ListenerClosed,
+    /// An argument was out of range; the text says which.
+    InvalidInput(&'static str),
+}
+
+impl Error {
+    /// Whether the operation failed because a timeout or deadline passed.
+    pub fn is_timeout(&self) -> bool {
+        matches!(
+            self,
+            Error::ConnectTimeout | Error::AcceptTimeout | Error::ReadTimeout | Error::WriteTimeout
+        )
+    }
+
+    /// Whether the same operation may succeed if retried later.
+    pub fn is_temporary(&self) -> bool {
+        matches!(
+            self,
+            Error::ListenQueueFull | Error::ReadTimeout | Error::WriteTimeout
+        )
+    }
+
+    /// The [`io::ErrorKind`] this error is reported as.
+    pub fn kind(&self) -> io::ErrorKind {
+        match self {
+            Error::ConnectionRefused | Error::ListenQueueFull => io::ErrorKind::ConnectionRefused,
+            Error::AddrInUse => io::ErrorKind::AddrInUse,
+            Error::ConnectTimeout
+            | Error::AcceptTimeout
+            | Error::ReadTimeout
+            | Error::WriteTimeout => io::ErrorKind::TimedOut,
+            Error::ConnectionClosed => io::ErrorKind::BrokenPipe,
+            Error::ListenerClosed => io::ErrorKind::NotConnected,
+            Error::InvalidInput(_) => io::ErrorKind::InvalidInput,
+        }
+    }
+
+    /// Recovers the [`Error`] carried by an [`io::Error`] that this crate produced.
+    ///
+    /// Returns `None` for an `io::Error` that did not come from this crate.
+    ///
+    /// ```
+    /// use chanstream::Error;
+    ///
+    /// let io = std::io::Error::from(Error::ConnectionClosed);
+    /// assert_eq!(Error::from_io(&io), Some(Error::ConnectionClosed));
+    /// assert_eq!(Error::from_io(&std::io::Error::other("x")), None);
+    /// ```
+    pub fn from_io(err: &io::Error) -> Option<Error> {
+        err.get_ref()?.downcast_ref::<Error>().copied()
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::ConnectionRefused => f.write_str("connection refused"),
+            Error::AddrInUse => f.write_str("address in use"),
+            Error::ListenQueueFull => f.write_str("listen queue full"),
+            Error::ConnectTimeout => f.write_str("connection timed out"),
+            Error::AcceptTimeout => f.write_str("accept timed out"),
+            Error::ConnectionClosed => f.write_str("connection closed"),
+            Error::ReadTimeout => f.write_str("read timed out"),
+            Error::WriteTimeout => f.write_str("write timed out"),
+            Error::ListenerClosed => f.write_str("listener closed"),
+            Error::InvalidInput(what) => write!(f, "invalid input: {what}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl From<Error> for io::Error {
+    fn from(err: Error) -> io::Error {
+        io::Error::new(err.kind(), err)
+    }
+}

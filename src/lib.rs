@@ -1,0 +1,108 @@
+//! In-process connections with the semantics of TCP sockets.
+//!
+//! `chanstream` gives you [`Listener`] and [`Conn`]: bind a name, dial it, accept, then read and
+//! write bytes through [`futures::io::AsyncRead`] and [`AsyncWrite`](futures::io::AsyncWrite),
+//! half-close with [`Conn::shutdown`], and bound operations in time with deadlines. Errors are
+//! typed ([`Error`]) and say whether they are timeouts or temporary. Code written against
+//! these semantics runs in-process or, with the same logic, over TCP: no socket, no port, no
+//! kernel, and no special cases.
+//!
+//! Unlike a bare pipe, a connection has a handshake (a dial waits for `accept`, with a backlog
+//! and a timeout), addresses, independent half-closes, and deadlines that wake operations
+//! already waiting. It needs no runtime: it works under any executor, or
+//! `futures::executor::block_on`.
+//!
+//! # Rules in brief
+//!
+//! - A dial to a name nobody listens on fails at once with [`Error::ConnectionRefused`]; a full
+//!   backlog fails it at once with [`Error::ListenQueueFull`].
+//! - Each direction buffers a bounded number of bytes; a writer facing a full buffer waits.
+//! - `shutdown(Write)` (or `close`) lets the peer read what was written, then end of stream;
+//!   `shutdown(Read)` discards unread bytes and makes the peer's writes fail with `BrokenPipe`.
+//!   Dropping the last clone of an end is `shutdown(Both)`. See [`Conn`] for the full table.
+//! - A passed deadline fails every read (write) at once with [`Error::ReadTimeout`]
+//!   ([`Error::WriteTimeout`]), moving no bytes; clearing it makes the connection usable again.
+//!
+//! # Example
+//!
+//! ```
+//! use chanstream::{Conn, Listener};
+//! use futures::io::{AsyncReadExt, AsyncWriteExt};
+//! use std::net::Shutdown;
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! futures::executor::block_on(async {
+//!     let listener = Listener::bind("example")?;
+//!     // Dial and accept concurrently: `connect` completes once `accept` takes it.
+//!     let (mut client, mut server) =
+//!         futures::try_join!(Conn::connect("example"), listener.accept())?;
+//!
+//!     client.write_all(b"ping").await?;
+//!     let mut buf = [0; 4];
+//!     server.read_exact(&mut buf).await?;
+//!     assert_eq!(&buf, b"ping");
+//!
+//!     // Half-close: the server reads what was sent, then end of stream, and can still reply.
+//!     client.shutdown(Shutdown::Write)?;
+//!     assert_eq!(server.read(&mut buf).await?, 0);
+//!     server.write_all(b"pong").await?;
+//!     client.read_exact(&mut buf).await?;
+//!     assert_eq!(&buf, b"pong");
+//!     Ok(())
+//! })
+//! # }
+//! ```
+//!
+//! # Implementation
+//!
+//! - **Registry.** Names live in a [`Network`]; the global one is created lazily on first use.
+//!   A listener's backlog is an `async-channel` of dial requests; each request is settled once,
+//!   by a compare-and-swap, by whichever of `accept`, the dialer's timeout (or drop), or the
+//!   listener's close comes first, so `accept` never returns a connection whose dialer is gone.
+//! - **Data.** Each direction is a byte ring behind its own mutex, allocated as bytes flow and
+//!   never beyond its bound; a write copies what fits and returns its count, so a huge write is
+//!   split. The two directions share no lock.
+//! - **Timers.** Deadlines and handshake timeouts use `futures-timer`, which runs one helper
+//!   thread for the process. A passed deadline is detected from the clock, without a timer; a
+//!   timer is armed only when an operation starts waiting under a deadline (once per deadline
+//!   value), and it wakes every operation waiting under that deadline. The crate spawns no
+//!   tasks and depends on no executor.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
+
+mod addr;
+mod backlog;
+mod conn;
+mod connect;
+mod deadline;
+mod error;
+mod listener;
+mod network;
+mod pipe;
+mod ring;
+mod waiters;
+
+use std::time::Duration;
+
+pub use addr::Addr;
+pub use conn::Conn;
+pub use connect::Connect;
+pub use error::Error;
+pub use listener::{Accept, Incoming, Listener, ListenerBuilder};
+pub use network::Network;
+
+/// How many dials may wait for `accept` at once, unless [`ListenerBuilder::backlog`] says
+/// otherwise.
+pub const DEFAULT_BACKLOG: usize = 32;
+
+/// How many bytes each direction of a connection buffers, unless
+/// [`ListenerBuilder::buffer_size`] says otherwise.
+pub const DEFAULT_BUFFER_SIZE: usize = 256 * 1024;
+
+/// How long [`Conn::connect`] waits for `accept`.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

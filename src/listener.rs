@@ -1,0 +1,390 @@
+//! The accepting side: a name bound in a [`Network`], its backlog, and its accept deadline.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use async_channel::Recv;
+use futures::stream::Stream;
+
+use crate::backlog::{Backlog, Request};
+use crate::deadline::{self, Timer};
+use crate::waiters::WaitList;
+use crate::{Addr, Conn, Error, Network, DEFAULT_BACKLOG, DEFAULT_BUFFER_SIZE};
+
+/// A name bound in a [`Network`], accepting the connections dialed to it.
+///
+/// # Lifecycle
+///
+/// [`bind`](Listener::bind) registers the name. Each [`Conn::connect`] to it queues a request in
+/// the backlog (at most [`backlog`](ListenerBuilder::backlog) at a time; beyond that dials fail
+/// at once with [`Error::ListenQueueFull`]) and waits; [`accept`](Listener::accept) takes the
+/// oldest request still waiting and returns the accepting end, which completes the dial.
+///
+/// [`close`](Listener::close), or dropping the listener, unregisters the name at once (it can be
+/// bound again immediately), fails the dials still waiting with [`Error::ConnectionRefused`],
+/// and makes `accept` fail with [`Error::ListenerClosed`]. Connections already accepted are not
+/// affected.
+///
+/// ```
+/// # futures::executor::block_on(async {
+/// use chanstream::{Conn, Listener};
+/// use futures::io::{AsyncReadExt, AsyncWriteExt};
+///
+/// let listener = Listener::bind("doc-listener")?;
+/// let (mut client, mut server) = futures::try_join!(Conn::connect("doc-listener"), listener.accept())?;
+/// client.write_all(b"ping").await?;
+/// let mut buf = [0; 4];
+/// server.read_exact(&mut buf).await?;
+/// assert_eq!(&buf, b"ping");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
+pub struct Listener {
+    network: Network,
+    backlog: Arc<Backlog>,
+    gate: Arc<AcceptGate>,
+}
+
+/// The accept deadline and the `accept`s waiting under it.
+struct AcceptGate {
+    state: Mutex<GateState>,
+    timer: Timer,
+}
+
+struct GateState {
+    deadline: Option<Instant>,
+    /// `accept`s waiting, woken when the deadline changes or passes.
+    waiters: WaitList,
+}
+
+/// Options for binding a [`Listener`]: its backlog and the buffer size of its connections.
+///
+/// ```
+/// use chanstream::{Listener, Network};
+///
+/// let net = Network::new();
+/// let listener = Listener::builder()
+///     .network(&net)
+///     .backlog(128)
+///     .buffer_size(256 * 1024)
+///     .bind("doc-builder")?;
+/// # Ok::<(), chanstream::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct ListenerBuilder {
+    network: Network,
+    backlog: usize,
+    buffer_size: usize,
+}
+
+impl ListenerBuilder {
+    /// Binds in `network` instead of [`Network::global`].
+    pub fn network(mut self, network: &Network) -> ListenerBuilder {
+        self.network = network.clone();
+        self
+    }
+
+    /// How many dials may wait for `accept` at once (default [`DEFAULT_BACKLOG`], 32). Must be
+    /// at least 1, or `bind` fails with [`Error::InvalidInput`].
+    pub fn backlog(mut self, backlog: usize) -> ListenerBuilder {
+        self.backlog = backlog;
+        self
+    }
+
+    /// How many bytes each direction of each connection to this listener buffers (default
+    /// [`DEFAULT_BUFFER_SIZE`]). A writer facing a full buffer waits. Memory is allocated as
+    /// bytes flow, not up front. Must be at least 1, or `bind` fails with
+    /// [`Error::InvalidInput`].
+    pub fn buffer_size(mut self, bytes: usize) -> ListenerBuilder {
+        self.buffer_size = bytes;
+        self
+    }
+
+    /// Binds `name`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::AddrInUse`] if `name` is bound already in this network; [`Error::InvalidInput`]
+    /// for an empty name or a zero backlog or buffer size.
+    pub fn bind(&self, name: &str) -> Result<Listener, Error> {
+        if name.is_empty() {
+            return Err(Error::InvalidInput("empty name"));
+        }
+        if self.backlog == 0 {
+            return Err(Error::InvalidInput("backlog of zero"));
+        }
+        if self.buffer_size == 0 {
+            return Err(Error::InvalidInput("buffer size of zero"));
+        }
+        let addr = Addr::new(name.into());
+        let backlog = Backlog::new(addr, self.backlog, self.buffer_size);
+        self.network.register(name, backlog.clone())?;
+        Ok(Listener {
+            network: self.network.clone(),
+            backlog,
+            gate: Arc::new(AcceptGate {
+                state: Mutex::new(GateState {
+                    deadline: None,
+                    waiters: WaitList::default(),
+                }),
+                timer: Timer::new(),
+            }),
+        })
+    }
+}
+
+impl Listener {
+    /// Binds `name` in the global [`Network`] with the default options.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::AddrInUse`] if the name is taken; [`Error::InvalidInput`] if it is empty.
+    ///
+    /// ```
+    /// use chanstream::{Error, Listener};
+    ///
+    /// let listener = Listener::bind("doc-bind")?;
+    /// assert_eq!(Listener::bind("doc-bind").unwrap_err(), Error::AddrInUse);
+    /// drop(listener);
+    /// let _again = Listener::bind("doc-bind")?;
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn bind(name: &str) -> Result<Listener, Error> {
+        Listener::builder().bind(name)
+    }
+
+    /// Options for binding a listener, in the global [`Network`] unless
+    /// [`ListenerBuilder::network`] says otherwise.
+    pub fn builder() -> ListenerBuilder {
+        ListenerBuilder {
+            network: Network::global().clone(),
+            backlog: DEFAULT_BACKLOG,
+            buffer_size: DEFAULT_BUFFER_SIZE,
+        }
+    }
+
+    /// Waits for the next dial and returns the accepting end of its connection.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::AcceptTimeout`] once the accept deadline has passed (at once if it already has);
+    /// [`Error::ListenerClosed`] once the listener is closed.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future before it completes loses no connection: a dial it had not returned
+    /// stays queued for the next `accept`.
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// use chanstream::{Conn, Listener};
+    ///
+    /// let listener = Listener::bind("doc-accept")?;
+    /// let (client, server) = futures::try_join!(Conn::connect("doc-accept"), listener.accept())?;
+    /// assert_eq!(server.peer_addr(), client.local_addr());
+    /// # Ok::<(), chanstream::Error>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn accept(&self) -> Accept<'_> {
+        Accept {
+            listener: self,
+            recv: None,
+        }
+    }
+
+    /// The accepted connections, one `accept` after another. The stream ends once the listener
+    /// is closed; an accept deadline that passes yields `Err(AcceptTimeout)` items.
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// use chanstream::{Conn, Listener};
+    /// use futures::StreamExt;
+    ///
+    /// let listener = Listener::bind("doc-incoming")?;
+    /// let _client = futures::join!(Conn::connect("doc-incoming"), async {
+    ///     let server = listener.incoming().next().await.unwrap()?;
+    ///     assert_eq!(server.local_addr().as_str(), "doc-incoming");
+    ///     Ok::<_, chanstream::Error>(())
+    /// });
+    /// # Ok::<(), chanstream::Error>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn incoming(&self) -> Incoming<'_> {
+        Incoming {
+            listener: self,
+            accept: None,
+        }
+    }
+
+    /// The network this listener is bound in.
+    pub fn network(&self) -> &Network {
+        &self.network
+    }
+
+    /// The name this listener is bound to.
+    pub fn local_addr(&self) -> Addr {
+        self.backlog.addr().clone()
+    }
+
+    /// Sets the accept deadline; `None` clears it. Like a [`Conn`]'s deadlines it applies to
+    /// `accept`s already waiting, which re-check at once; once it has passed, every `accept`
+    /// fails with [`Error::AcceptTimeout`] until it is cleared or moved later.
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// use chanstream::{Error, Listener};
+    /// use std::time::{Duration, Instant};
+    ///
+    /// let listener = Listener::bind("doc-accept-deadline")?;
+    /// listener.set_deadline(Some(Instant::now() + Duration::from_millis(10)));
+    /// assert_eq!(listener.accept().await.unwrap_err(), Error::AcceptTimeout);
+    /// # Ok::<(), Error>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn set_deadline(&self, deadline: Option<Instant>) {
+        let mut st = self.gate.lock();
+        st.deadline = deadline;
+        let woken = st.waiters.take();
+        drop(st);
+        if deadline.is_none() {
+            self.gate.timer.disarm();
+        }
+        woken.wake();
+    }
+
+    /// Closes the listener: unregisters its name at once, refuses the dials waiting in its
+    /// backlog, and ends `accept`s with [`Error::ListenerClosed`]. Idempotent; dropping the
+    /// listener does the same.
+    pub fn close(&self) {
+        if self.backlog.close() {
+            self.network
+                .unregister(self.backlog.addr().as_str(), &self.backlog);
+        }
+    }
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+impl fmt::Debug for Listener {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Listener")
+            .field("network", &self.network)
+            .field("backlog", &self.backlog)
+            .finish()
+    }
+}
+
+impl AcceptGate {
+    fn lock(&self) -> MutexGuard<'_, GateState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Registers the caller to hear of deadline changes, then checks the deadline.
+    fn check(&self, cx: &Context<'_>) -> Result<Option<Instant>, Error> {
+        let mut st = self.lock();
+        if deadline::passed(st.deadline) {
+            return Err(Error::AcceptTimeout);
+        }
+        st.waiters.register(cx.waker());
+        Ok(st.deadline)
+    }
+
+    fn arm(self: &Arc<Self>, at: Instant) {
+        self.timer.arm(at, || {
+            let gate = Arc::downgrade(self);
+            Box::new(move || {
+                if let Some(gate) = gate.upgrade() {
+                    let woken = gate.lock().waiters.take();
+                    woken.wake();
+                }
+            })
+        });
+    }
+}
+
+/// The future returned by [`Listener::accept`].
+#[must_use = "futures do nothing unless you `.await` or poll them"]
+pub struct Accept<'a> {
+    listener: &'a Listener,
+    recv: Option<Pin<Box<Recv<'a, Arc<Request>>>>>,
+}
+
+impl Future for Accept<'_> {
+    type Output = Result<Conn, Error>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = &mut *self;
+        let listener = this.listener;
+        loop {
+            let deadline = listener.gate.check(cx)?;
+            let recv = this
+                .recv
+                .get_or_insert_with(|| Box::pin(listener.backlog.recv()));
+            match recv.as_mut().poll(cx) {
+                Poll::Ready(Ok(request)) => {
+                    this.recv = None;
+                    // A stale entry (its dialer gave up) is skipped.
+                    if let Some(conn) = listener.backlog.claim(&request) {
+                        return Poll::Ready(Ok(conn));
+                    }
+                }
+                Poll::Ready(Err(_closed)) => {
+                    this.recv = None;
+                    return Poll::Ready(Err(Error::ListenerClosed));
+                }
+                Poll::Pending => {
+                    if let Some(at) = deadline {
+                        listener.gate.arm(at);
+                    }
+                    return Poll::Pending;
+                }
+            }
+        }
+    }
+}
+
+impl fmt::Debug for Accept<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Accept")
+            .field("listener", &self.listener.local_addr())
+            .finish()
+    }
+}
+
+/// The stream returned by [`Listener::incoming`].
+#[must_use = "streams do nothing unless polled"]
+pub struct Incoming<'a> {
+    listener: &'a Listener,
+    accept: Option<Accept<'a>>,
+}
+
+impl Stream for Incoming<'_> {
+    type Item = Result<Conn, Error>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let listener = self.listener;
+        let accept = self.accept.get_or_insert_with(|| listener.accept());
+        let out = futures::ready!(Pin::new(accept).poll(cx));
+        self.accept = None;
+        Poll::Ready(match out {
+            Err(Error::ListenerClosed) => None,
+            other => Some(other),
+        })
+    }
+}
+
+impl fmt::Debug for Incoming<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Incoming")
+            .field("listener", &self.listener.local_addr())
+            .finish()
+    }
+}

@@ -1,0 +1,145 @@
+//! Registries of names: the global one and isolated ones.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use once_cell::sync::Lazy;
+
+use crate::backlog::Backlog;
+use crate::connect::Connect;
+use crate::{Addr, Error, Listener, ListenerBuilder, DEFAULT_CONNECT_TIMEOUT};
+
+/// A namespace of listener names. A name bound in one `Network` cannot be dialed from another.
+///
+/// [`Listener::bind`] and [`Conn::connect`](crate::Conn::connect) use [`Network::global`]. Tests
+/// that run in parallel can each create their own `Network` so their names never collide.
+/// Clones of a `Network` are handles to the same namespace; it lives as long as any handle,
+/// listener or dial in progress refers to it.
+///
+/// ```
+/// # futures::executor::block_on(async {
+/// use chanstream::{Error, Network};
+///
+/// let a = Network::new();
+/// let b = Network::new();
+/// let _listener = a.bind("svc")?;
+/// assert_eq!(b.connect("svc").await.unwrap_err(), Error::ConnectionRefused);
+/// # Ok::<(), Error>(())
+/// # }).unwrap();
+/// ```
+#[derive(Clone)]
+pub struct Network {
+    registry: Arc<Registry>,
+}
+
+struct Registry {
+    names: Mutex<HashMap<Box<str>, Arc<Backlog>>>,
+    /// Numbers the dialed ends, for their unique addresses.
+    dials: AtomicU64,
+}
+
+static GLOBAL: Lazy<Network> = Lazy::new(Network::new);
+
+impl Network {
+    /// A new, empty namespace.
+    pub fn new() -> Network {
+        Network {
+            registry: Arc::new(Registry {
+                names: Mutex::new(HashMap::new()),
+                dials: AtomicU64::new(0),
+            }),
+        }
+    }
+
+    /// The process-wide namespace used by [`Listener::bind`] and
+    /// [`Conn::connect`](crate::Conn::connect).
+    pub fn global() -> &'static Network {
+        &GLOBAL
+    }
+
+    /// Binds `name` in this network with the default options; see [`Listener::bind`].
+    ///
+    /// # Errors
+    ///
+    /// [`Error::AddrInUse`] if the name is taken here; [`Error::InvalidInput`] if it is empty.
+    pub fn bind(&self, name: &str) -> Result<Listener, Error> {
+        self.listener().bind(name)
+    }
+
+    /// Options for binding a listener in this network.
+    pub fn listener(&self) -> ListenerBuilder {
+        Listener::builder().network(self)
+    }
+
+    /// Dials `name` in this network; see [`Conn::connect`](crate::Conn::connect).
+    pub fn connect(&self, name: &str) -> Connect {
+        self.connect_timeout(name, DEFAULT_CONNECT_TIMEOUT)
+    }
+
+    /// Dials `name` in this network with a handshake timeout; see
+    /// [`Conn::connect_timeout`](crate::Conn::connect_timeout).
+    pub fn connect_timeout(&self, name: &str, timeout: Duration) -> Connect {
+        Connect::new(self.clone(), name, timeout)
+    }
+
+    fn names(&self) -> MutexGuard<'_, HashMap<Box<str>, Arc<Backlog>>> {
+        self.registry
+            .names
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn register(&self, name: &str, backlog: Arc<Backlog>) -> Result<(), Error> {
+        let mut names = self.names();
+        if names.contains_key(name) {
+            return Err(Error::AddrInUse);
+        }
+        names.insert(name.into(), backlog);
+        Ok(())
+    }
+
+    /// Removes `name` if it is still bound to `backlog` (and not to a later listener).
+    pub(crate) fn unregister(&self, name: &str, backlog: &Arc<Backlog>) {
+        let mut names = self.names();
+        if names.get(name).is_some_and(|b| Arc::ptr_eq(b, backlog)) {
+            names.remove(name);
+        }
+    }
+
+    pub(crate) fn lookup(&self, name: &str) -> Option<Arc<Backlog>> {
+        self.names().get(name).cloned()
+    }
+
+    /// A fresh address for a dialed end: unique in this network.
+    pub(crate) fn dialer_addr(&self, name: &str) -> Addr {
+        let n = self.registry.dials.fetch_add(1, Ordering::Relaxed) + 1;
+        Addr::new(format!("{name}#{n}").into())
+    }
+}
+
+impl Default for Network {
+    fn default() -> Network {
+        Network::new()
+    }
+}
+
+impl PartialEq for Network {
+    fn eq(&self, other: &Network) -> bool {
+        Arc::ptr_eq(&self.registry, &other.registry)
+    }
+}
+
+impl Eq for Network {}
+
+impl fmt::Debug for Network {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let global = Arc::ptr_eq(&self.registry, &GLOBAL.registry);
+        f.debug_struct("Network")
+            .field("global", &global)
+            .field("listeners", &self.names().len())
+            .finish()
+    }
+}

@@ -1,0 +1,120 @@
+//! The byte ring behind one direction of a connection.
+
+/// A FIFO of bytes in one contiguous allocation, used as a ring.
+///
+/// The allocation starts empty and grows geometrically as bytes arrive, never beyond the bound
+/// the caller passes, so an idle connection holds no buffer and a busy one at most its bound.
+/// Bytes move in and out with at most two `copy_from_slice` calls each way.
+#[derive(Debug, Default)]
+pub(crate) struct Ring {
+    buf: Vec<u8>,
+    /// Index of the oldest byte.
+    head: usize,
+    /// Bytes stored, starting at `head` and wrapping at `buf.len()`.
+    len: usize,
+}
+
+impl Ring {
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Appends all of `data`. The caller keeps `len() + data.len()` within `bound`.
+    pub(crate) fn push(&mut self, data: &[u8], bound: usize) {
+        if data.is_empty() {
+            return;
+        }
+        let needed = self.len + data.len();
+        debug_assert!(needed <= bound);
+        if needed > self.buf.len() {
+            self.grow(needed, bound);
+        }
+        let cap = self.buf.len();
+        let tail = (self.head + self.len) % cap;
+        let first = data.len().min(cap - tail);
+        self.buf[tail..tail + first].copy_from_slice(&data[..first]);
+        self.buf[..data.len() - first].copy_from_slice(&data[first..]);
+        self.len = needed;
+    }
+
+    /// Moves up to `out.len()` of the oldest bytes into `out`; returns how many.
+    pub(crate) fn pop_into(&mut self, out: &mut [u8]) -> usize {
+        let n = self.len.min(out.len());
+        if n == 0 {
+            return 0;
+        }
+        let cap = self.buf.len();
+        let first = n.min(cap - self.head);
+        out[..first].copy_from_slice(&self.buf[self.head..self.head + first]);
+        out[first..n].copy_from_slice(&self.buf[..n - first]);
+        self.head = (self.head + n) % cap;
+        self.len -= n;
+        if self.len == 0 {
+            // Restart at the front so the next bytes are contiguous.
+            self.head = 0;
+        }
+        n
+    }
+
+    /// Drops all bytes and the allocation.
+    pub(crate) fn clear(&mut self) {
+        *self = Ring::default();
+    }
+
+    fn grow(&mut self, needed: usize, bound: usize) {
+        let cap = needed
+            .max(self.buf.len().saturating_mul(2))
+            .max(64)
+            .min(bound);
+        let mut buf = vec![0; cap];
+        let len = self.len;
+        self.pop_into(&mut buf[..len]);
+        self.buf = buf;
+        self.head = 0;
+        self.len = len;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Ring;
+
+    #[test]
+    fn wraps_and_grows_preserving_order() {
+        let mut r = Ring::default();
+        let mut model = std::collections::VecDeque::new();
+        let mut next = 0u8;
+        let mut out = vec![0u8; 300];
+        for step in 0..2000usize {
+            let want_in = (step * 37) % 150;
+            let room = 1000 - r.len();
+            let data: Vec<u8> = (0..want_in.min(room))
+                .map(|_| {
+                    next = next.wrapping_add(1);
+                    next
+                })
+                .collect();
+            r.push(&data, 1000);
+            model.extend(&data);
+            let take = (step * 53) % 200;
+            let n = r.pop_into(&mut out[..take]);
+            let expect: Vec<u8> = model.drain(..n).collect();
+            assert_eq!(&out[..n], &expect[..]);
+            assert_eq!(r.len(), model.len());
+            assert!(r.buf.len() <= 1000);
+        }
+    }
+
+    #[test]
+    fn clear_frees_the_allocation() {
+        let mut r = Ring::default();
+        r.push(b"abc", 10);
+        r.clear();
+        assert!(r.is_empty());
+        assert_eq!(r.buf.capacity(), 0);
+    }
+}

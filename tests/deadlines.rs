@@ -1,0 +1,373 @@
+//! Deadlines (SPEC 3): past, present (set while blocked), future, cleared, moved, on clones, and
+//! the accept deadline. Timing assertions have a strict lower bound and a loose upper one.
+
+mod common;
+
+use std::io::ErrorKind;
+use std::net::Shutdown;
+use std::pin::pin;
+use std::task::Poll;
+use std::time::{Duration, Instant};
+
+use chanstream::{Error, Network};
+use common::{
+    chan_err, counting_waker, pair, pair_with_buffer, poll_once, poll_pinned, read, run,
+    signal_pending, write, write_all,
+};
+use futures::io::{AsyncReadExt, AsyncWriteExt};
+
+const LONG_AGO: Duration = Duration::from_secs(3600);
+
+fn past() -> Instant {
+    Instant::now()
+        .checked_sub(LONG_AGO)
+        .unwrap_or_else(Instant::now)
+}
+
+fn far() -> Instant {
+    Instant::now() + Duration::from_secs(3600)
+}
+
+fn assert_timeout(err: std::io::Error, want: Error) {
+    assert_eq!(err.kind(), ErrorKind::TimedOut);
+    let e = chan_err(&err);
+    assert_eq!(e, want);
+    assert!(e.is_timeout() && e.is_temporary());
+}
+
+/// Waits, without blocking the executor's thread on a sleep, until `at` has passed.
+async fn until(at: Instant) {
+    while Instant::now() < at {
+        futures_timer::Delay::new(at - Instant::now()).await;
+    }
+}
+
+#[test]
+fn past_read_deadline_fails_at_once_even_with_data_buffered() {
+    let (a, mut b) = pair();
+    run(b.write_all(b"data")).unwrap();
+    a.set_read_deadline(Some(past()));
+    let mut buf = [0u8; 4];
+    assert_timeout(run(read(&a, &mut buf)).unwrap_err(), Error::ReadTimeout);
+    assert_eq!(buf, [0; 4], "no bytes moved");
+    // Cleared: the data is all still there.
+    a.set_read_deadline(None);
+    run(read(&a, &mut buf)).unwrap();
+    assert_eq!(&buf, b"data");
+}
+
+#[test]
+fn past_write_deadline_fails_at_once_even_with_space() {
+    let (a, b) = pair();
+    a.set_write_deadline(Some(past()));
+    assert_timeout(run(write(&a, b"x")).unwrap_err(), Error::WriteTimeout);
+    a.set_write_deadline(None);
+    // Nothing was sent by the failed write.
+    run(write_all(&a, b"y")).unwrap();
+    let mut buf = [0; 1];
+    run(read(&b, &mut buf)).unwrap();
+    assert_eq!(&buf, b"y");
+}
+
+#[test]
+fn deadline_at_now_counts_as_passed() {
+    let (a, _b) = pair();
+    a.set_read_deadline(Some(Instant::now()));
+    assert_timeout(run(read(&a, &mut [0; 1])).unwrap_err(), Error::ReadTimeout);
+}
+
+#[test]
+fn read_deadline_does_not_affect_writes_and_write_deadline_not_reads() {
+    let (a, mut b) = pair();
+    a.set_read_deadline(Some(past()));
+    run(write_all(&a, b"w")).unwrap();
+    a.set_read_deadline(None);
+    a.set_write_deadline(Some(past()));
+    run(b.write_all(b"r")).unwrap();
+    let mut buf = [0; 1];
+    run(read(&a, &mut buf)).unwrap();
+    assert_eq!(&buf, b"r");
+}
+
+#[test]
+fn set_deadline_sets_both() {
+    let (a, _b) = pair();
+    a.set_deadline(Some(past()));
+    assert_timeout(run(read(&a, &mut [0; 1])).unwrap_err(), Error::ReadTimeout);
+    assert_timeout(run(write(&a, b"x")).unwrap_err(), Error::WriteTimeout);
+    a.set_deadline(None);
+    run(write_all(&a, b"x")).unwrap();
+}
+
+#[test]
+fn present_deadline_wakes_a_blocked_read() {
+    let (a, _b) = pair();
+    let (waker, count) = counting_waker();
+    let mut buf = [0; 8];
+    let mut r = pin!(read(&a, &mut buf));
+    assert!(poll_pinned(r.as_mut(), &waker).is_pending());
+    a.set_read_deadline(Some(past()));
+    assert!(
+        count.count() >= 1,
+        "setting the deadline did not wake the read"
+    );
+    match poll_pinned(r, &waker) {
+        Poll::Ready(Err(e)) => assert_timeout(e, Error::ReadTimeout),
+        other => panic!("expected a timeout, got {other:?}"),
+    }
+}
+
+#[test]
+fn present_deadline_wakes_a_blocked_write_across_threads() {
+    let (a, _b) = pair_with_buffer(8);
+    run(write_all(&a, &[0; 8])).unwrap();
+    let (w, blocked) = signal_pending(write(&a, b"more"));
+    std::thread::scope(|s| {
+        let h = s.spawn(|| run(w));
+        blocked.recv().unwrap();
+        a.set_write_deadline(Some(past()));
+        assert_timeout(h.join().unwrap().unwrap_err(), Error::WriteTimeout);
+    });
+}
+
+#[test]
+fn future_read_deadline_fires_on_time() {
+    let (a, _b) = pair();
+    let start = Instant::now();
+    a.set_read_deadline(Some(start + Duration::from_millis(50)));
+    assert_timeout(run(read(&a, &mut [0; 8])).unwrap_err(), Error::ReadTimeout);
+    let took = start.elapsed();
+    assert!(took >= Duration::from_millis(50), "fired early: {took:?}");
+    assert!(took < Duration::from_secs(5), "fired late: {took:?}");
+}
+
+#[test]
+fn future_write_deadline_fires_on_time() {
+    let (a, _b) = pair_with_buffer(16);
+    let start = Instant::now();
+    a.set_write_deadline(Some(start + Duration::from_millis(50)));
+    let err = run(write_all(&a, &[1; 1024])).unwrap_err();
+    assert_timeout(err, Error::WriteTimeout);
+    let took = start.elapsed();
+    assert!(took >= Duration::from_millis(50), "fired early: {took:?}");
+    assert!(took < Duration::from_secs(5), "fired late: {took:?}");
+}
+
+#[test]
+fn deadline_cleared_after_firing_lets_io_resume_without_loss() {
+    let (a, mut b) = pair();
+    a.set_read_deadline(Some(Instant::now() + Duration::from_millis(20)));
+    assert_timeout(run(read(&a, &mut [0; 8])).unwrap_err(), Error::ReadTimeout);
+    assert_timeout(run(read(&a, &mut [0; 8])).unwrap_err(), Error::ReadTimeout);
+    a.set_read_deadline(None);
+    run(b.write_all(b"after")).unwrap();
+    let mut buf = [0; 5];
+    run(async { (&a).read_exact(&mut buf).await }).unwrap();
+    assert_eq!(&buf, b"after");
+}
+
+#[test]
+fn deadline_moved_later_keeps_a_blocked_read_waiting() {
+    let (a, b) = pair();
+    let first = Instant::now() + Duration::from_millis(30);
+    a.set_read_deadline(Some(first));
+    let mut buf = [0; 2];
+    let (r, blocked) = signal_pending(read(&a, &mut buf));
+    std::thread::scope(|s| {
+        let h = s.spawn(|| run(r));
+        blocked.recv().unwrap();
+        a.set_read_deadline(Some(far()));
+        // Let the first deadline pass: the read must still be waiting, so it gets the data.
+        run(until(first + Duration::from_millis(20)));
+        run(write_all(&b, b"ok")).unwrap();
+        assert_eq!(h.join().unwrap().unwrap(), 2);
+    });
+    assert_eq!(&buf, b"ok");
+}
+
+#[test]
+fn deadline_moved_earlier_wakes_a_blocked_read_on_time() {
+    let (a, _b) = pair();
+    a.set_read_deadline(Some(far()));
+    let mut buf = [0; 4];
+    let (r, blocked) = signal_pending(read(&a, &mut buf));
+    std::thread::scope(|s| {
+        let h = s.spawn(|| run(r));
+        blocked.recv().unwrap();
+        let start = Instant::now();
+        a.set_read_deadline(Some(start + Duration::from_millis(40)));
+        assert_timeout(h.join().unwrap().unwrap_err(), Error::ReadTimeout);
+        let took = start.elapsed();
+        assert!(took >= Duration::from_millis(40), "fired early: {took:?}");
+        assert!(took < Duration::from_secs(5), "fired late: {took:?}");
+    });
+}
+
+#[test]
+fn deadline_is_shared_by_clones() {
+    let (a, _b) = pair();
+    let a2 = a.clone();
+    let mut buf = [0; 4];
+    let (r, blocked) = signal_pending(read(&a2, &mut buf));
+    std::thread::scope(|s| {
+        let h = s.spawn(|| run(r));
+        blocked.recv().unwrap();
+        a.set_read_deadline(Some(past()));
+        assert_timeout(h.join().unwrap().unwrap_err(), Error::ReadTimeout);
+    });
+}
+
+#[test]
+fn timer_wakes_every_waiter_even_if_the_one_that_armed_it_went_away() {
+    let (a, _b) = pair();
+    let a2 = a.clone();
+    let at = Instant::now() + Duration::from_millis(40);
+    a.set_read_deadline(Some(at));
+    // The first reader starts waiting (arming the timer), then gives up.
+    let (waker, _) = counting_waker();
+    let mut buf1 = [0; 1];
+    assert!(poll_pinned(pin!(read(&a, &mut buf1)), &waker).is_pending());
+    // A second reader, on a clone and another thread, waits under the same deadline.
+    let mut buf2 = [0; 1];
+    let err = std::thread::scope(|s| s.spawn(|| run(read(&a2, &mut buf2))).join().unwrap());
+    assert_timeout(err.unwrap_err(), Error::ReadTimeout);
+    assert!(Instant::now() >= at);
+}
+
+#[test]
+fn many_blocked_readers_all_time_out() {
+    let (a, _b) = pair();
+    a.set_read_deadline(Some(Instant::now() + Duration::from_millis(30)));
+    std::thread::scope(|s| {
+        let hs: Vec<_> = (0..8)
+            .map(|_| {
+                let c = a.clone();
+                s.spawn(move || run(async move { read(&c, &mut [0; 8]).await }))
+            })
+            .collect();
+        for h in hs {
+            assert_timeout(h.join().unwrap().unwrap_err(), Error::ReadTimeout);
+        }
+    });
+}
+
+#[test]
+fn local_shutdown_is_reported_before_a_passed_deadline() {
+    let (a, _b) = pair();
+    a.set_deadline(Some(past()));
+    a.shutdown(Shutdown::Both).unwrap();
+    assert_eq!(run(read(&a, &mut [0; 4])).unwrap(), 0);
+    let err = run(write(&a, b"x")).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::BrokenPipe);
+}
+
+#[test]
+fn timeouts_never_lose_or_reorder_bytes() {
+    let (a, b) = pair_with_buffer(64);
+    let data = common::pattern(7, 64 * 1024);
+    std::thread::scope(|s| {
+        let data = &data;
+        s.spawn(move || {
+            let mut sent = 0;
+            while sent < data.len() {
+                a.set_write_deadline(Some(Instant::now() + Duration::from_micros(200)));
+                match run(write(&a, &data[sent..])) {
+                    Ok(n) => sent += n,
+                    Err(e) => assert_eq!(chan_err(&e), Error::WriteTimeout),
+                }
+            }
+            a.set_write_deadline(None);
+            a.shutdown(Shutdown::Write).unwrap();
+        });
+        let mut got = Vec::new();
+        let mut buf = [0; 100];
+        loop {
+            b.set_read_deadline(Some(Instant::now() + Duration::from_micros(200)));
+            match run(read(&b, &mut buf)) {
+                Ok(0) => break,
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+                Err(e) => assert_eq!(chan_err(&e), Error::ReadTimeout),
+            }
+        }
+        assert!(got == *data, "stream damaged by timeouts");
+    });
+}
+
+// ---- The accept deadline ---------------------------------------------------------------------
+
+#[test]
+fn past_accept_deadline_fails_at_once_even_with_a_dial_waiting() {
+    let net = Network::new();
+    let listener = net.bind("svc").unwrap();
+    let (waker, _) = counting_waker();
+    let mut dial = net.connect("svc");
+    assert!(poll_once(&mut dial, &waker).is_pending());
+    listener.set_deadline(Some(past()));
+    let err = run(listener.accept()).unwrap_err();
+    assert_eq!(err, Error::AcceptTimeout);
+    assert!(err.is_timeout() && !err.is_temporary());
+    // Cleared: the waiting dial is still there to accept.
+    listener.set_deadline(None);
+    let server = run(listener.accept()).unwrap();
+    let Poll::Ready(Ok(client)) = poll_once(&mut dial, &waker) else {
+        panic!("dial not completed");
+    };
+    assert_eq!(server.peer_addr(), client.local_addr());
+}
+
+#[test]
+fn future_accept_deadline_fires_on_time() {
+    let net = Network::new();
+    let listener = net.bind("svc").unwrap();
+    let start = Instant::now();
+    listener.set_deadline(Some(start + Duration::from_millis(50)));
+    assert_eq!(run(listener.accept()).unwrap_err(), Error::AcceptTimeout);
+    let took = start.elapsed();
+    assert!(took >= Duration::from_millis(50), "fired early: {took:?}");
+    assert!(took < Duration::from_secs(5), "fired late: {took:?}");
+}
+
+#[test]
+fn present_accept_deadline_wakes_a_blocked_accept() {
+    let net = Network::new();
+    let listener = net.bind("svc").unwrap();
+    let (acc, blocked) = signal_pending(listener.accept());
+    std::thread::scope(|s| {
+        let h = s.spawn(|| run(acc));
+        blocked.recv().unwrap();
+        listener.set_deadline(Some(past()));
+        assert_eq!(h.join().unwrap().unwrap_err(), Error::AcceptTimeout);
+    });
+}
+
+#[test]
+fn accept_deadline_moved_later_keeps_accept_waiting() {
+    let net = Network::new();
+    let listener = net.bind("svc").unwrap();
+    let first = Instant::now() + Duration::from_millis(30);
+    listener.set_deadline(Some(first));
+    let (acc, blocked) = signal_pending(listener.accept());
+    std::thread::scope(|s| {
+        let h = s.spawn(|| run(acc));
+        blocked.recv().unwrap();
+        listener.set_deadline(Some(far()));
+        run(until(first + Duration::from_millis(20)));
+        let client = run(net.connect("svc")).unwrap();
+        assert_eq!(h.join().unwrap().unwrap().peer_addr(), client.local_addr());
+    });
+}
+
+#[test]
+fn deadline_far_beyond_the_clock_never_fires_and_never_panics() {
+    let (a, mut b) = pair();
+    let very_far = Instant::now() + Duration::from_secs(u64::MAX / 4);
+    a.set_read_deadline(Some(very_far));
+    let mut buf = [0; 2];
+    let (r, blocked) = signal_pending(read(&a, &mut buf));
+    std::thread::scope(|s| {
+        let h = s.spawn(|| run(r));
+        blocked.recv().unwrap();
+        run(b.write_all(b"hi")).unwrap();
+        assert_eq!(h.join().unwrap().unwrap(), 2);
+    });
+}

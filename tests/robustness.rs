@@ -1,0 +1,286 @@
+//! Robustness under load and adversarial use: a peer that never reads, many connections across
+//! threads, futures dropped mid-way, and one huge write.
+
+mod common;
+
+use std::net::Shutdown;
+use std::pin::pin;
+use std::task::Poll;
+use std::time::{Duration, Instant};
+
+use chanstream::{Error, Network};
+use common::{
+    chan_err, counting_waker, pair_with_buffer, pattern, poll_pinned, read, run, write, write_all,
+};
+use futures::io::{AsyncReadExt, AsyncWriteExt};
+
+#[test]
+fn writes_to_a_never_reading_peer_stop_at_the_buffer_size() {
+    const BUF: usize = 64 * 1024;
+    let (a, _b) = pair_with_buffer(BUF);
+    let (waker, _) = counting_waker();
+    let chunk = vec![0u8; 1000];
+    let mut accepted = 0;
+    loop {
+        match poll_pinned(pin!(write(&a, &chunk)), &waker) {
+            Poll::Ready(Ok(n)) => accepted += n,
+            Poll::Ready(Err(e)) => panic!("unexpected error {e:?}"),
+            Poll::Pending => break,
+        }
+        assert!(
+            accepted <= BUF,
+            "buffered {accepted} bytes, more than the bound"
+        );
+    }
+    assert_eq!(accepted, BUF, "writes stopped before the buffer was full");
+    // Further writes keep waiting, and a write deadline ends them.
+    a.set_write_deadline(Some(Instant::now() + Duration::from_millis(20)));
+    let err = run(write_all(&a, &[1; 4096])).unwrap_err();
+    assert_eq!(chan_err(&err), Error::WriteTimeout);
+}
+
+#[test]
+fn a_single_write_is_split_at_the_buffer_size() {
+    let (a, _b) = pair_with_buffer(4096);
+    let big = vec![9u8; 1 << 20];
+    assert_eq!(run(write(&a, &big)).unwrap(), 4096);
+}
+
+#[test]
+fn a_64_mib_write_arrives_intact() {
+    let data = pattern(64, 64 << 20);
+    let (mut a, b) = pair_with_buffer(256 * 1024);
+    std::thread::scope(|s| {
+        let data = &data;
+        s.spawn(move || {
+            run(a.write_all(data)).unwrap();
+            run(a.close()).unwrap();
+        });
+        // Read into a buffer of the final size (futures' `read_to_end` zero-fills its spare
+        // capacity byte by byte, which is slow in debug builds).
+        let mut got = vec![0u8; data.len()];
+        let mut filled = 0;
+        while filled < got.len() {
+            let n = run(read(&b, &mut got[filled..])).unwrap();
+            assert!(n > 0, "end of stream after {filled} bytes");
+            filled += n;
+        }
+        assert_eq!(
+            run(read(&b, &mut [0; 1])).unwrap(),
+            0,
+            "bytes beyond the end"
+        );
+        assert!(got == *data, "64 MiB stream damaged");
+    });
+}
+
+#[test]
+fn a_thousand_connections_exchange_data_across_threads() {
+    const CONNS: usize = 1000;
+    const THREADS: usize = 4;
+    let net = Network::new();
+    let listener = net.listener().backlog(CONNS).bind("echo").unwrap();
+    let pool = futures::executor::ThreadPool::builder()
+        .pool_size(4)
+        .create()
+        .unwrap();
+    std::thread::scope(|s| {
+        // The server accepts on one thread and echoes each connection on the pool.
+        s.spawn(|| {
+            for _ in 0..CONNS {
+                let conn = run(listener.accept()).unwrap();
+                pool.spawn_ok(async move {
+                    let (mut r, mut w) = (&conn, &conn);
+                    futures::io::copy(&mut r, &mut w).await.unwrap();
+                    conn.shutdown(Shutdown::Write).unwrap();
+                });
+            }
+        });
+        let clients: Vec<_> = (0..THREADS)
+            .map(|t| {
+                let net = net.clone();
+                s.spawn(move || {
+                    for i in 0..CONNS / THREADS {
+                        let seed = (t * CONNS + i) as u64;
+                        let data = pattern(seed, 1000 + (seed as usize % 7000));
+                        let mut conn = run(net.connect("echo")).unwrap();
+                        let reader = conn.clone();
+                        run(async {
+                            let send = async {
+                                conn.write_all(&data).await.unwrap();
+                                conn.shutdown(Shutdown::Write).unwrap();
+                            };
+                            let recv = async {
+                                let mut got = Vec::new();
+                                (&reader).read_to_end(&mut got).await.unwrap();
+                                got
+                            };
+                            let ((), got) = futures::join!(send, recv);
+                            assert!(got == data, "connection {seed} got other bytes back");
+                        });
+                    }
+                })
+            })
+            .collect();
+        for c in clients {
+            c.join().unwrap();
+        }
+    });
+}
+
+/// Streams `data` with reads and writes that are each polled a few times and then, often,
+/// dropped before completing, from two threads. The stream must still arrive exactly.
+#[test]
+fn dropped_read_and_write_futures_lose_nothing() {
+    let data = pattern(3, 2 << 20);
+    let (a, b) = pair_with_buffer(4096);
+    std::thread::scope(|s| {
+        let data = &data;
+        s.spawn(move || {
+            let (waker, _) = counting_waker();
+            let mut sent = 0;
+            let mut round = 0u32;
+            while sent < data.len() {
+                round += 1;
+                let end = (sent + 1 + (round as usize * 7919) % 9000).min(data.len());
+                if round % 3 == 0 {
+                    // Sometimes wait properly.
+                    sent += run(write(&a, &data[sent..end])).unwrap();
+                    continue;
+                }
+                let mut w = pin!(write(&a, &data[sent..end]));
+                for _ in 0..(round % 4) {
+                    if let Poll::Ready(r) = poll_pinned(w.as_mut(), &waker) {
+                        sent += r.unwrap();
+                        break;
+                    }
+                }
+                // Dropped here if still pending: it must have accepted nothing.
+            }
+            a.shutdown(Shutdown::Write).unwrap();
+        });
+        let (waker, _) = counting_waker();
+        let mut got = Vec::with_capacity(data.len());
+        let mut buf = vec![0u8; 10_000];
+        let mut round = 0u32;
+        loop {
+            round += 1;
+            let len = 1 + (round as usize * 104_729) % buf.len();
+            let n = if round % 3 == 0 {
+                run(read(&b, &mut buf[..len])).unwrap()
+            } else {
+                let mut r = pin!(read(&b, &mut buf[..len]));
+                match poll_pinned(r.as_mut(), &waker) {
+                    Poll::Ready(n) => n.unwrap(),
+                    Poll::Pending => continue,
+                }
+            };
+            if n == 0 {
+                break;
+            }
+            got.extend_from_slice(&buf[..n]);
+        }
+        assert_eq!(got.len(), data.len());
+        assert!(got == *data, "stream damaged by dropped futures");
+    });
+}
+
+#[test]
+fn concurrent_readers_get_disjoint_bytes_in_stream_order() {
+    // The writer sends 8-byte big-endian counters; readers read whole counters (a read of 8 bytes
+    // at an 8-aligned stream offset), so each reader's values must increase and, together, cover
+    // every counter exactly once.
+    const N: u64 = 200_000;
+    let (a, b) = pair_with_buffer(8 * 1024);
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            let mut bytes = Vec::with_capacity(N as usize * 8);
+            for i in 0..N {
+                bytes.extend_from_slice(&i.to_be_bytes());
+            }
+            run(write_all(&a, &bytes)).unwrap();
+            a.shutdown(Shutdown::Write).unwrap();
+        });
+        let readers: Vec<_> = (0..4)
+            .map(|_| {
+                let b = b.clone();
+                s.spawn(move || {
+                    let mut seen = Vec::new();
+                    let mut buf = [0u8; 8];
+                    loop {
+                        // 8 bytes at a time; the writer's counters are 8-aligned and every read
+                        // takes exactly 8 or is the end, so reads never split a counter...
+                        match run(read(&b, &mut buf)).unwrap() {
+                            0 => break,
+                            8 => seen.push(u64::from_be_bytes(buf)),
+                            n => panic!("short read of {n} bytes from an aligned stream"),
+                        }
+                    }
+                    seen
+                })
+            })
+            .collect();
+        let mut all = Vec::new();
+        for r in readers {
+            let seen = r.join().unwrap();
+            assert!(
+                seen.windows(2).all(|w| w[0] < w[1]),
+                "a reader saw bytes out of order"
+            );
+            all.extend(seen);
+        }
+        all.sort_unstable();
+        assert_eq!(all.len() as u64, N, "bytes lost or duplicated");
+        assert!(all.iter().copied().eq(0..N));
+    });
+}
+
+#[test]
+fn dropping_connect_futures_under_load_never_strands_the_acceptor() {
+    let net = Network::new();
+    let listener = net.listener().backlog(8).bind("svc").unwrap();
+    let (waker, _) = counting_waker();
+    std::thread::scope(|s| {
+        let acceptor = s.spawn(|| {
+            let (mut greeted, mut hung_up) = (0, 0);
+            while let Ok(c) = run(listener.accept()) {
+                // Each accepted end has a dialer that sends one byte, or one that was dropped
+                // just after `accept` took it (the dialer was still there when accepted).
+                let mut b = [0u8; 1];
+                match run(read(&c, &mut b)).unwrap() {
+                    1 => {
+                        assert_eq!(b, [42]);
+                        greeted += 1;
+                    }
+                    _ => hung_up += 1,
+                }
+            }
+            (greeted, hung_up)
+        });
+        let (mut live, mut dropped) = (0, 0);
+        for i in 0..2000 {
+            let mut dial = net.connect("svc");
+            let first = common::poll_once(&mut dial, &waker);
+            let outcome = match first {
+                Poll::Pending if i % 2 == 0 => {
+                    drop(dial);
+                    dropped += 1;
+                    continue;
+                }
+                Poll::Pending => run(dial),
+                Poll::Ready(r) => r,
+            };
+            match outcome {
+                Ok(c) => {
+                    run(write_all(&c, &[42])).unwrap();
+                    live += 1;
+                }
+                Err(e) => assert_eq!(e, Error::ListenQueueFull),
+            }
+        }
+        listener.close();
+        let (greeted, hung_up) = acceptor.join().unwrap();
+        assert_eq!(greeted, live, "a live dial was lost or accepted twice");
+        assert!(hung_up <= dropped, "more hang-ups than dropped dials");
+    });
+}
