@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use futures::io::{AsyncRead, AsyncWrite};
 
 use crate::connect::Connect;
-use crate::pipe::Pipe;
+use crate::pipe::{Pipe, Side};
 use crate::{Addr, Error, Network};
 
 /// One end of an in-process connection: a bidirectional byte stream with the semantics of a TCP
@@ -218,12 +218,12 @@ impl Conn {
 
     /// Sets the read deadline; `None` clears it. See [`set_deadline`](Conn::set_deadline).
     pub fn set_read_deadline(&self, deadline: Option<Instant>) {
-        self.end.incoming.set_read_deadline(deadline);
+        self.end.incoming.set_deadline(Side::Read, deadline);
     }
 
     /// Sets the write deadline; `None` clears it. See [`set_deadline`](Conn::set_deadline).
     pub fn set_write_deadline(&self, deadline: Option<Instant>) {
-        self.end.outgoing.set_write_deadline(deadline);
+        self.end.outgoing.set_deadline(Side::Write, deadline);
     }
 
     /// Shuts down the read half, the write half, or both; see [the table above](Conn#closing-a-conn).

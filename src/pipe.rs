@@ -21,15 +21,14 @@ use crate::Error;
 #[derive(Debug)]
 pub(crate) struct Pipe {
     state: Mutex<State>,
-    /// Wakes the readers when the reading end's read deadline passes.
-    read_timer: Timer,
-    /// Wakes the writers when the writing end's write deadline passes.
-    write_timer: Timer,
+    /// Wake the readers (index [`Side::Read`]) or writers ([`Side::Write`]) when their deadline
+    /// passes.
+    timers: [Timer; 2],
 }
 
 #[derive(Debug)]
 struct State {
-    /// Bytes written and not yet read. Its allocation grows with use, never past `capacity`.
+    /// Bytes written and not yet read.
     buf: Ring,
     /// The most bytes `buf` may hold.
     capacity: usize,
@@ -37,17 +36,17 @@ struct State {
     read_shut: bool,
     /// The writing end shut down writing: readers get the buffered bytes, then end of stream.
     write_shut: bool,
-    read_deadline: Option<Instant>,
-    write_deadline: Option<Instant>,
-    readers: WaitList,
-    writers: WaitList,
+    /// The reading end's read deadline and the writing end's write deadline, by [`Side`].
+    deadlines: [Option<Instant>; 2],
+    /// Tasks waiting to read and to write, by [`Side`].
+    waiters: [WaitList; 2],
 }
 
-/// Which of a pipe's two kinds of waiter.
+/// The reading or the writing side of a pipe; indexes its per-side fields.
 #[derive(Debug, Clone, Copy)]
-enum Waiters {
-    Readers,
-    Writers,
+pub(crate) enum Side {
+    Read = 0,
+    Write = 1,
 }
 
 impl Pipe {
@@ -58,19 +57,16 @@ impl Pipe {
                 capacity,
                 read_shut: false,
                 write_shut: false,
-                read_deadline: None,
-                write_deadline: None,
-                readers: WaitList::default(),
-                writers: WaitList::default(),
+                deadlines: [None, None],
+                waiters: [WaitList::default(), WaitList::default()],
             }),
-            read_timer: Timer::new(),
-            write_timer: Timer::new(),
+            timers: [Timer::new(), Timer::new()],
         })
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
-        // A panic while the lock is held cannot leave the state half-updated in a way that
-        // matters more than losing the connection, so poisoning is ignored.
+        // Every update leaves the state consistent before anything can panic, so a poisoned lock
+        // (a panic elsewhere while it was held) is still safe to use.
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -83,7 +79,7 @@ impl Pipe {
         if st.read_shut {
             return Poll::Ready(Ok(0));
         }
-        if deadline::passed(st.read_deadline) {
+        if deadline::passed(st.deadlines[Side::Read as usize]) {
             return Poll::Ready(Err(Error::ReadTimeout.into()));
         }
         if out.is_empty() {
@@ -91,7 +87,7 @@ impl Pipe {
         }
         if !st.buf.is_empty() {
             let n = st.buf.pop_into(out);
-            let woken = st.writers.take();
+            let woken = st.waiters[Side::Write as usize].take();
             drop(st);
             woken.wake();
             return Poll::Ready(Ok(n));
@@ -99,13 +95,7 @@ impl Pipe {
         if st.write_shut {
             return Poll::Ready(Ok(0));
         }
-        st.readers.register(cx.waker());
-        let at = st.read_deadline;
-        drop(st);
-        if let Some(at) = at {
-            self.read_timer.arm(at, || self.waker_of(Waiters::Readers));
-        }
-        Poll::Pending
+        self.wait(st, cx, Side::Read)
     }
 
     pub(crate) fn poll_write(
@@ -117,7 +107,7 @@ impl Pipe {
         if st.write_shut {
             return Poll::Ready(Err(Error::ConnectionClosed.into()));
         }
-        if deadline::passed(st.write_deadline) {
+        if deadline::passed(st.deadlines[Side::Write as usize]) {
             return Poll::Ready(Err(Error::WriteTimeout.into()));
         }
         if st.read_shut {
@@ -131,16 +121,27 @@ impl Pipe {
             let n = space.min(data.len());
             let capacity = st.capacity;
             st.buf.push(&data[..n], capacity);
-            let woken = st.readers.take();
+            let woken = st.waiters[Side::Read as usize].take();
             drop(st);
             woken.wake();
             return Poll::Ready(Ok(n));
         }
-        st.writers.register(cx.waker());
-        let at = st.write_deadline;
+        self.wait(st, cx, Side::Write)
+    }
+
+    /// Registers the caller as waiting on `side`, and makes sure its deadline, if any, has a
+    /// timer. The timer is armed after the lock is released: its action takes the same lock.
+    fn wait<T>(
+        self: &Arc<Self>,
+        mut st: MutexGuard<'_, State>,
+        cx: &Context<'_>,
+        side: Side,
+    ) -> Poll<T> {
+        st.waiters[side as usize].register(cx.waker());
+        let at = st.deadlines[side as usize];
         drop(st);
         if let Some(at) = at {
-            self.write_timer.arm(at, || self.waker_of(Waiters::Writers));
+            self.timers[side as usize].arm(at, || self.waker_of(side));
         }
         Poll::Pending
     }
@@ -161,47 +162,32 @@ impl Pipe {
         self.wake_all(st);
     }
 
-    pub(crate) fn set_read_deadline(&self, at: Option<Instant>) {
+    /// Sets the deadline of `side` and wakes its waiters, which re-check it.
+    pub(crate) fn set_deadline(&self, side: Side, at: Option<Instant>) {
         let mut st = self.lock();
-        st.read_deadline = at;
-        let woken = st.readers.take();
+        st.deadlines[side as usize] = at;
+        let woken = st.waiters[side as usize].take();
         drop(st);
         if at.is_none() {
-            self.read_timer.disarm();
-        }
-        woken.wake();
-    }
-
-    pub(crate) fn set_write_deadline(&self, at: Option<Instant>) {
-        let mut st = self.lock();
-        st.write_deadline = at;
-        let woken = st.writers.take();
-        drop(st);
-        if at.is_none() {
-            self.write_timer.disarm();
+            self.timers[side as usize].disarm();
         }
         woken.wake();
     }
 
     fn wake_all(&self, mut st: MutexGuard<'_, State>) {
-        let readers = st.readers.take();
-        let writers = st.writers.take();
+        let [readers, writers] = &mut st.waiters;
+        let (readers, writers) = (readers.take(), writers.take());
         drop(st);
         readers.wake();
         writers.wake();
     }
 
-    /// The action of a deadline timer: wake one kind of waiter of this pipe, if it still exists.
-    fn waker_of(self: &Arc<Self>, which: Waiters) -> OnFire {
+    /// The action of a deadline timer: wake the waiters of `side`, if the pipe still exists.
+    fn waker_of(self: &Arc<Self>, side: Side) -> OnFire {
         let pipe: Weak<Pipe> = Arc::downgrade(self);
         Box::new(move || {
             if let Some(pipe) = pipe.upgrade() {
-                let mut st = pipe.lock();
-                let woken = match which {
-                    Waiters::Readers => st.readers.take(),
-                    Waiters::Writers => st.writers.take(),
-                };
-                drop(st);
+                let woken = pipe.lock().waiters[side as usize].take();
                 woken.wake();
             }
         })
