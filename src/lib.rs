@@ -97,7 +97,15 @@ pub use network::Network;
 pub const DEFAULT_BACKLOG: usize = 32;
 
 /// How many bytes each direction of a connection buffers, unless
-/// [`ListenerBuilder::buffer_size`] says otherwise.
+/// [`ListenerBuilder::buffer_size`] says otherwise: 256 KiB.
+///
+/// Chosen by measurement (the crate's `buffer_size` benchmark, on 2 cores): with reader and
+/// writer on two threads, where every full or empty buffer costs a cross-thread wake-up,
+/// 256 KiB moves 16 KiB writes at 4.3 GB/s and 256 KiB writes at 5.5 to 6.5 GB/s, against
+/// 3.5 / 3.0 GB/s for 64 KiB and 1.1 / 1.1 GB/s for 16 KiB; 1 MiB adds at most 10 to 20 % for
+/// four times the memory of a busy connection. With both ends on one thread, small buffers stay
+/// in cache and are faster, but 256 KiB still moves 16 KiB writes at about 20 GB/s. Buffers are
+/// allocated as bytes flow, so an idle connection costs none of this.
 pub const DEFAULT_BUFFER_SIZE: usize = 256 * 1024;
 
 /// How long [`Conn::connect`] waits for `accept`.

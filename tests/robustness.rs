@@ -284,3 +284,54 @@ fn dropping_connect_futures_under_load_never_strands_the_acceptor() {
         assert!(hung_up <= dropped, "more hang-ups than dropped dials");
     });
 }
+
+/// A third thread keeps moving both ends' deadlines (into the past, the near future, away)
+/// while a transfer runs; the reader and writer retry on timeouts. The stream must arrive exact.
+#[test]
+fn deadline_churn_from_another_thread_never_damages_the_stream() {
+    let data = pattern(5, 4 << 20);
+    let (a, b) = pair_with_buffer(8 * 1024);
+    let retry_on_timeout = |r: std::io::Result<usize>| match r {
+        Ok(n) => Some(n),
+        Err(e) => {
+            assert!(chan_err(&e).is_timeout(), "unexpected error {e:?}");
+            None
+        }
+    };
+    std::thread::scope(|s| {
+        let data = &data;
+        let (a2, b2) = (a.clone(), b.clone());
+        s.spawn(move || {
+            for i in 0u32..20_000 {
+                let at = match i % 4 {
+                    0 => Some(Instant::now()),
+                    1 => Some(Instant::now() + Duration::from_micros(50)),
+                    2 => None,
+                    _ => Some(Instant::now() + Duration::from_secs(60)),
+                };
+                a2.set_write_deadline(at);
+                b2.set_read_deadline(at);
+            }
+            a2.set_write_deadline(None);
+            b2.set_read_deadline(None);
+        });
+        s.spawn(move || {
+            let mut sent = 0;
+            while sent < data.len() {
+                let end = (sent + 3000).min(data.len());
+                sent += retry_on_timeout(run(write(&a, &data[sent..end]))).unwrap_or(0);
+            }
+            a.shutdown(Shutdown::Write).unwrap();
+        });
+        let mut got = Vec::with_capacity(data.len());
+        let mut buf = vec![0u8; 5000];
+        loop {
+            match retry_on_timeout(run(read(&b, &mut buf))) {
+                Some(0) => break,
+                Some(n) => got.extend_from_slice(&buf[..n]),
+                None => {}
+            }
+        }
+        assert!(got == *data, "stream damaged by deadline churn");
+    });
+}
