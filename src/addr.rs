@@ -32,11 +32,23 @@ impl Addr {
     }
 
     /// The network family, always `"chan"` (the counterpart of Go's `net.Addr::Network`).
+    ///
+    /// ```
+    /// let listener = chanstream::Network::new().bind("svc")?;
+    /// assert_eq!(listener.local_addr().network(), "chan");
+    /// # Ok::<(), chanstream::Error>(())
+    /// ```
     pub fn network(&self) -> &'static str {
         "chan"
     }
 
     /// The address as text.
+    ///
+    /// ```
+    /// let listener = chanstream::Network::new().bind("svc")?;
+    /// assert_eq!(listener.local_addr().as_str(), "svc");
+    /// # Ok::<(), chanstream::Error>(())
+    /// ```
     pub fn as_str(&self) -> &str {
         &self.0
     }

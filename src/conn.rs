@@ -177,12 +177,34 @@ impl Conn {
 
     /// This end's address: the listener's name on an accepted end, a unique identity of the
     /// form `name#N` on a dialed end.
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// let net = chanstream::Network::new();
+    /// let listener = net.bind("svc")?;
+    /// let (client, server) = futures::try_join!(net.connect("svc"), listener.accept())?;
+    /// assert_eq!(server.local_addr().as_str(), "svc");
+    /// assert!(client.local_addr().as_str().starts_with("svc#"));
+    /// # Ok::<(), chanstream::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub fn local_addr(&self) -> Addr {
         self.end.local.clone()
     }
 
     /// The peer's address: the listener's name on a dialed end, the dialer's identity on an
     /// accepted end.
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// let net = chanstream::Network::new();
+    /// let listener = net.bind("svc")?;
+    /// let (client, server) = futures::try_join!(net.connect("svc"), listener.accept())?;
+    /// assert_eq!(client.peer_addr().as_str(), "svc");
+    /// assert_eq!(server.peer_addr(), client.local_addr());
+    /// # Ok::<(), chanstream::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub fn peer_addr(&self) -> Addr {
         self.end.peer.clone()
     }
@@ -217,11 +239,44 @@ impl Conn {
     }
 
     /// Sets the read deadline; `None` clears it. See [`set_deadline`](Conn::set_deadline).
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// use chanstream::Error;
+    /// use futures::io::AsyncReadExt;
+    /// use std::time::Instant;
+    ///
+    /// let net = chanstream::Network::new();
+    /// let listener = net.bind("svc")?;
+    /// let (mut client, _server) = futures::try_join!(net.connect("svc"), listener.accept())?;
+    /// client.set_read_deadline(Some(Instant::now())); // already passed: reads fail at once
+    /// let err = client.read(&mut [0; 1]).await.unwrap_err();
+    /// assert_eq!(Error::from_io(&err), Some(Error::ReadTimeout));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
     pub fn set_read_deadline(&self, deadline: Option<Instant>) {
         self.end.incoming.set_deadline(Side::Read, deadline);
     }
 
     /// Sets the write deadline; `None` clears it. See [`set_deadline`](Conn::set_deadline).
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// use chanstream::Error;
+    /// use futures::io::AsyncWriteExt;
+    /// use std::time::{Duration, Instant};
+    ///
+    /// let net = chanstream::Network::new();
+    /// let listener = net.listener().buffer_size(4).bind("svc")?;
+    /// let (mut client, _server) = futures::try_join!(net.connect("svc"), listener.accept())?;
+    /// client.set_write_deadline(Some(Instant::now() + Duration::from_millis(10)));
+    /// // The peer never reads: the write fills the 4-byte buffer, then times out.
+    /// let err = client.write_all(b"more than four bytes").await.unwrap_err();
+    /// assert_eq!(Error::from_io(&err), Some(Error::WriteTimeout));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
     pub fn set_write_deadline(&self, deadline: Option<Instant>) {
         self.end.outgoing.set_deadline(Side::Write, deadline);
     }
@@ -269,13 +324,33 @@ impl fmt::Debug for Conn {
     }
 }
 
+impl Conn {
+    /// The read behind every `AsyncRead` impl.
+    pub(crate) fn poll_read_bytes(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        self.end.incoming.poll_read(cx, buf)
+    }
+
+    /// The write behind every `AsyncWrite` impl.
+    pub(crate) fn poll_write_bytes(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.end.outgoing.poll_write(cx, buf)
+    }
+}
+
 impl AsyncRead for &Conn {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &mut [u8],
     ) -> Poll<io::Result<usize>> {
-        self.end.incoming.poll_read(cx, buf)
+        self.poll_read_bytes(cx, buf)
     }
 }
 
@@ -285,7 +360,7 @@ impl AsyncWrite for &Conn {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        self.end.outgoing.poll_write(cx, buf)
+        self.poll_write_bytes(cx, buf)
     }
 
     fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {

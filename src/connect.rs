@@ -27,6 +27,17 @@ use crate::{deadline, Conn, Error, Network};
 /// # Panics
 ///
 /// Polling it again after it completed panics, as for any future.
+///
+/// ```
+/// # futures::executor::block_on(async {
+/// let net = chanstream::Network::new();
+/// let listener = net.bind("svc")?;
+/// let dial: chanstream::Connect = net.connect("svc"); // 'static and Send: can be spawned
+/// let (client, _server) = futures::try_join!(dial, listener.accept())?;
+/// assert_eq!(client.peer_addr().as_str(), "svc");
+/// # Ok::<(), chanstream::Error>(())
+/// # }).unwrap();
+/// ```
 #[must_use = "futures do nothing unless you `.await` or poll them"]
 pub struct Connect {
     state: State,

@@ -56,6 +56,12 @@ pub enum Error {
 
 impl Error {
     /// Whether the operation failed because a timeout or deadline passed.
+    ///
+    /// ```
+    /// use chanstream::Error;
+    /// assert!(Error::ConnectTimeout.is_timeout());
+    /// assert!(!Error::ConnectionRefused.is_timeout());
+    /// ```
     pub fn is_timeout(&self) -> bool {
         matches!(
             self,
@@ -64,6 +70,12 @@ impl Error {
     }
 
     /// Whether the same operation may succeed if retried later.
+    ///
+    /// ```
+    /// use chanstream::Error;
+    /// assert!(Error::ListenQueueFull.is_temporary());
+    /// assert!(!Error::AcceptTimeout.is_temporary());
+    /// ```
     pub fn is_temporary(&self) -> bool {
         matches!(
             self,
@@ -72,6 +84,11 @@ impl Error {
     }
 
     /// The [`io::ErrorKind`] this error is reported as.
+    ///
+    /// ```
+    /// use chanstream::Error;
+    /// assert_eq!(Error::ConnectionClosed.kind(), std::io::ErrorKind::BrokenPipe);
+    /// ```
     pub fn kind(&self) -> io::ErrorKind {
         match self {
             Error::ConnectionRefused | Error::ListenQueueFull => io::ErrorKind::ConnectionRefused,

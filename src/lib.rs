@@ -53,6 +53,56 @@
 //! # }
 //! ```
 //!
+//! # Testing a server in-process
+//!
+//! Write the server against a [`Listener`] (or any stream of connections) and the client against
+//! a [`Conn`]; in tests, give each test its own [`Network`] so tests running in parallel can use
+//! the same names without colliding, and so nothing outside the test can reach the server:
+//!
+//! ```
+//! use chanstream::{Listener, Network};
+//! use futures::io::{AsyncReadExt, AsyncWriteExt};
+//!
+//! /// The code under test: answers each connection with a greeting.
+//! async fn greeter(listener: Listener) -> Result<(), chanstream::Error> {
+//!     loop {
+//!         let mut conn = listener.accept().await?;
+//!         let greeting = format!("hello, {}\n", conn.peer_addr());
+//!         conn.write_all(greeting.as_bytes()).await.map_err(|_| chanstream::Error::ConnectionClosed)?;
+//!     }
+//! }
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! futures::executor::block_on(async {
+//!     let net = Network::new(); // private to this test
+//!     let listener = net.bind("greeter")?;
+//!     let server = greeter(listener);
+//!     let client = async {
+//!         let mut conn = net.connect("greeter").await?;
+//!         let mut reply = String::new();
+//!         conn.read_to_string(&mut reply).await?;
+//!         Ok::<_, Box<dyn std::error::Error>>(reply)
+//!     };
+//!     futures::pin_mut!(server);
+//!     // Run the server until the client is done; the client reads until the server drops
+//!     // the connection after greeting.
+//!     let reply = match futures::future::select(server, Box::pin(client)).await {
+//!         futures::future::Either::Right((reply, _server)) => reply?,
+//!         futures::future::Either::Left((result, _)) => panic!("server stopped: {result:?}"),
+//!     };
+//!     assert!(reply.starts_with("hello, greeter#"));
+//!     Ok(())
+//! })
+//! # }
+//! ```
+//!
+//! # Features
+//!
+//! - `tokio` (off by default): implements `tokio::io::AsyncRead` and `AsyncWrite` for [`Conn`]
+//!   and `&Conn`, so tokio code (hyper through `hyper_util::rt::TokioIo`, tonic, tokio codecs)
+//!   uses a connection directly, without `tokio_util::compat`. It adds only tokio's I/O traits:
+//!   no runtime. Without it the crate depends on no executor at all.
+//!
 //! # Implementation
 //!
 //! - **Registry.** Names live in a [`Network`]; the global one is created lazily on first use.
@@ -81,6 +131,8 @@ mod listener;
 mod network;
 mod pipe;
 mod ring;
+#[cfg(feature = "tokio")]
+mod tokio_io;
 mod waiters;
 
 use std::time::Duration;
@@ -94,6 +146,10 @@ pub use network::Network;
 
 /// How many dials may wait for `accept` at once, unless [`ListenerBuilder::backlog`] says
 /// otherwise.
+///
+/// ```
+/// assert_eq!(chanstream::DEFAULT_BACKLOG, 32);
+/// ```
 pub const DEFAULT_BACKLOG: usize = 32;
 
 /// How many bytes each direction of a connection buffers, unless
@@ -106,9 +162,17 @@ pub const DEFAULT_BACKLOG: usize = 32;
 /// four times the memory of a busy connection. With both ends on one thread, small buffers stay
 /// in cache and are faster, but 256 KiB still moves 16 KiB writes at about 20 GB/s. Buffers are
 /// allocated as bytes flow, so an idle connection costs none of this.
+///
+/// ```
+/// assert_eq!(chanstream::DEFAULT_BUFFER_SIZE, 256 * 1024);
+/// ```
 pub const DEFAULT_BUFFER_SIZE: usize = 256 * 1024;
 
 /// How long [`Conn::connect`] waits for `accept`.
+///
+/// ```
+/// assert_eq!(chanstream::DEFAULT_CONNECT_TIMEOUT, std::time::Duration::from_secs(10));
+/// ```
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[cfg(doctest)]

@@ -83,6 +83,14 @@ pub struct ListenerBuilder {
 
 impl ListenerBuilder {
     /// Binds in `network` instead of [`Network::global`].
+    ///
+    /// ```
+    /// use chanstream::{Listener, Network};
+    /// let net = Network::new();
+    /// let listener = Listener::builder().network(&net).bind("svc")?;
+    /// assert_eq!(listener.network(), &net);
+    /// # Ok::<(), chanstream::Error>(())
+    /// ```
     pub fn network(mut self, network: &Network) -> ListenerBuilder {
         self.network = network.clone();
         self
@@ -90,6 +98,19 @@ impl ListenerBuilder {
 
     /// How many dials may wait for `accept` at once (default [`DEFAULT_BACKLOG`], 32). Must be
     /// at least 1, or `bind` fails with [`Error::InvalidInput`].
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// use chanstream::{Error, Network};
+    /// let net = Network::new();
+    /// let _listener = net.listener().backlog(1).bind("svc")?;
+    /// let waiting = net.connect("svc"); // takes the only slot once polled
+    /// futures::pin_mut!(waiting);
+    /// assert!(futures::poll!(waiting.as_mut()).is_pending());
+    /// assert_eq!(net.connect("svc").await.unwrap_err(), Error::ListenQueueFull);
+    /// # Ok::<(), Error>(())
+    /// # }).unwrap();
+    /// ```
     pub fn backlog(mut self, backlog: usize) -> ListenerBuilder {
         self.backlog = backlog;
         self
@@ -99,6 +120,17 @@ impl ListenerBuilder {
     /// [`DEFAULT_BUFFER_SIZE`]). A writer facing a full buffer waits. Memory is allocated as
     /// bytes flow, not up front. Must be at least 1, or `bind` fails with
     /// [`Error::InvalidInput`].
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// use futures::io::AsyncWriteExt;
+    /// let net = chanstream::Network::new();
+    /// let listener = net.listener().buffer_size(3).bind("svc")?;
+    /// let (mut client, _server) = futures::try_join!(net.connect("svc"), listener.accept())?;
+    /// assert_eq!(client.write(b"hello").await?, 3); // a write takes what fits
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
     pub fn buffer_size(mut self, bytes: usize) -> ListenerBuilder {
         self.buffer_size = bytes;
         self
@@ -110,6 +142,14 @@ impl ListenerBuilder {
     ///
     /// [`Error::AddrInUse`] if `name` is bound already in this network; [`Error::InvalidInput`]
     /// for an empty name or a zero backlog or buffer size.
+    ///
+    /// ```
+    /// use chanstream::{Error, Network};
+    /// let net = Network::new();
+    /// assert!(matches!(net.listener().backlog(0).bind("svc"), Err(Error::InvalidInput(_))));
+    /// let _listener = net.listener().backlog(64).bind("svc")?;
+    /// # Ok::<(), Error>(())
+    /// ```
     pub fn bind(&self, name: &str) -> Result<Listener, Error> {
         if name.is_empty() {
             return Err(Error::InvalidInput("empty name"));
@@ -159,6 +199,12 @@ impl Listener {
 
     /// Options for binding a listener, in the global [`Network`] unless
     /// [`ListenerBuilder::network`] says otherwise.
+    ///
+    /// ```
+    /// let listener = chanstream::Listener::builder().backlog(8).bind("doc-builder-fn")?;
+    /// assert_eq!(listener.network(), chanstream::Network::global());
+    /// # Ok::<(), chanstream::Error>(())
+    /// ```
     pub fn builder() -> ListenerBuilder {
         ListenerBuilder {
             network: Network::global().clone(),
@@ -221,11 +267,24 @@ impl Listener {
     }
 
     /// The network this listener is bound in.
+    ///
+    /// ```
+    /// let net = chanstream::Network::new();
+    /// let listener = net.bind("svc")?;
+    /// assert_eq!(listener.network(), &net);
+    /// # Ok::<(), chanstream::Error>(())
+    /// ```
     pub fn network(&self) -> &Network {
         &self.network
     }
 
     /// The name this listener is bound to.
+    ///
+    /// ```
+    /// let listener = chanstream::Network::new().bind("db")?;
+    /// assert_eq!(listener.local_addr().to_string(), "db");
+    /// # Ok::<(), chanstream::Error>(())
+    /// ```
     pub fn local_addr(&self) -> Addr {
         self.backlog.addr().clone()
     }
@@ -259,6 +318,19 @@ impl Listener {
     /// Closes the listener: unregisters its name at once, refuses the dials waiting in its
     /// backlog, and ends `accept`s with [`Error::ListenerClosed`]. Idempotent; dropping the
     /// listener does the same.
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// use chanstream::{Error, Network};
+    /// let net = Network::new();
+    /// let listener = net.bind("svc")?;
+    /// listener.close();
+    /// assert_eq!(net.connect("svc").await.unwrap_err(), Error::ConnectionRefused);
+    /// assert_eq!(listener.accept().await.unwrap_err(), Error::ListenerClosed);
+    /// let _again = net.bind("svc")?; // the name is free at once
+    /// # Ok::<(), Error>(())
+    /// # }).unwrap();
+    /// ```
     pub fn close(&self) {
         if self.backlog.close() {
             self.network
@@ -311,6 +383,17 @@ impl AcceptGate {
 }
 
 /// The future returned by [`Listener::accept`].
+///
+/// ```
+/// # futures::executor::block_on(async {
+/// let net = chanstream::Network::new();
+/// let listener = net.bind("svc")?;
+/// let accept: chanstream::Accept<'_> = listener.accept();
+/// let (server, _client) = futures::try_join!(accept, net.connect("svc"))?;
+/// assert_eq!(server.local_addr().as_str(), "svc");
+/// # Ok::<(), chanstream::Error>(())
+/// # }).unwrap();
+/// ```
 #[must_use = "futures do nothing unless you `.await` or poll them"]
 pub struct Accept<'a> {
     listener: &'a Listener,
@@ -360,6 +443,18 @@ impl fmt::Debug for Accept<'_> {
 }
 
 /// The stream returned by [`Listener::incoming`].
+///
+/// ```
+/// # futures::executor::block_on(async {
+/// use futures::StreamExt;
+/// let net = chanstream::Network::new();
+/// let listener = net.bind("svc")?;
+/// let mut incoming: chanstream::Incoming<'_> = listener.incoming();
+/// let (server, _client) = futures::join!(incoming.next(), net.connect("svc"));
+/// assert!(server.unwrap().is_ok());
+/// # Ok::<(), chanstream::Error>(())
+/// # }).unwrap();
+/// ```
 #[must_use = "streams do nothing unless polled"]
 pub struct Incoming<'a> {
     listener: &'a Listener,

@@ -45,6 +45,14 @@ static GLOBAL: Lazy<Network> = Lazy::new(Network::new);
 
 impl Network {
     /// A new, empty namespace.
+    ///
+    /// ```
+    /// use chanstream::Network;
+    /// let (a, b) = (Network::new(), Network::new());
+    /// let _in_a = a.bind("svc")?;
+    /// let _in_b = b.bind("svc")?; // no clash
+    /// # Ok::<(), chanstream::Error>(())
+    /// ```
     pub fn new() -> Network {
         Network {
             registry: Arc::new(Registry {
@@ -56,6 +64,13 @@ impl Network {
 
     /// The process-wide namespace used by [`Listener::bind`] and
     /// [`Conn::connect`](crate::Conn::connect).
+    ///
+    /// ```
+    /// use chanstream::{Listener, Network};
+    /// let listener = Listener::bind("doc-global")?;
+    /// assert_eq!(listener.network(), Network::global());
+    /// # Ok::<(), chanstream::Error>(())
+    /// ```
     pub fn global() -> &'static Network {
         &GLOBAL
     }
@@ -65,22 +80,58 @@ impl Network {
     /// # Errors
     ///
     /// [`Error::AddrInUse`] if the name is taken here; [`Error::InvalidInput`] if it is empty.
+    ///
+    /// ```
+    /// use chanstream::{Error, Network};
+    /// let net = Network::new();
+    /// let _listener = net.bind("svc")?;
+    /// assert_eq!(net.bind("svc").unwrap_err(), Error::AddrInUse);
+    /// # Ok::<(), Error>(())
+    /// ```
     pub fn bind(&self, name: &str) -> Result<Listener, Error> {
         self.listener().bind(name)
     }
 
     /// Options for binding a listener in this network.
+    ///
+    /// ```
+    /// let net = chanstream::Network::new();
+    /// let _listener = net.listener().backlog(128).buffer_size(1 << 20).bind("svc")?;
+    /// # Ok::<(), chanstream::Error>(())
+    /// ```
     pub fn listener(&self) -> ListenerBuilder {
         Listener::builder().network(self)
     }
 
     /// Dials `name` in this network; see [`Conn::connect`](crate::Conn::connect).
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// let net = chanstream::Network::new();
+    /// let listener = net.bind("svc")?;
+    /// let (client, server) = futures::try_join!(net.connect("svc"), listener.accept())?;
+    /// assert_eq!(server.peer_addr(), client.local_addr());
+    /// # Ok::<(), chanstream::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub fn connect(&self, name: &str) -> Connect {
         self.connect_timeout(name, DEFAULT_CONNECT_TIMEOUT)
     }
 
     /// Dials `name` in this network with a handshake timeout; see
     /// [`Conn::connect_timeout`](crate::Conn::connect_timeout).
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// use chanstream::{Error, Network};
+    /// use std::time::Duration;
+    /// let net = Network::new();
+    /// let _listener = net.bind("svc")?; // never accepts
+    /// let err = net.connect_timeout("svc", Duration::from_millis(10)).await.unwrap_err();
+    /// assert_eq!(err, Error::ConnectTimeout);
+    /// # Ok::<(), Error>(())
+    /// # }).unwrap();
+    /// ```
     pub fn connect_timeout(&self, name: &str, timeout: Duration) -> Connect {
         Connect::new(self.clone(), name, timeout)
     }
