@@ -325,6 +325,16 @@ impl fmt::Debug for Conn {
 }
 
 impl Conn {
+    /// The direction this end reads.
+    pub(crate) fn incoming(&self) -> &Arc<Pipe> {
+        &self.end.incoming
+    }
+
+    /// The direction this end writes.
+    pub(crate) fn outgoing(&self) -> &Arc<Pipe> {
+        &self.end.outgoing
+    }
+
     /// The read behind every `AsyncRead` impl.
     pub(crate) fn poll_read_bytes(
         &self,

@@ -5,7 +5,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures_timer::Delay;
 
@@ -58,8 +58,24 @@ struct Waiting {
     request: Arc<Request>,
     /// The dialed end; `None` once handed out or given up.
     client: Option<Conn>,
-    /// The handshake timeout; `None` if it lies beyond what the clock can represent.
-    timer: Option<Delay>,
+    /// When the request was queued, and the handshake timeout from then.
+    queued: Instant,
+    timeout: Duration,
+    timer: Timer,
+}
+
+/// The handshake timer. It is armed only when the dial is still waiting after yielding once:
+/// when an `accept` is already running the dial completes on its second poll, and most dials
+/// then never create a timer (creating one wakes the timer thread, which would otherwise be the
+/// largest cost of setting up a connection).
+enum Timer {
+    /// Not polled to `Pending` yet.
+    Unarmed,
+    /// Returned `Pending` once, after waking itself.
+    Yielded,
+    /// Armed for what is left of the timeout; `None` if that lies beyond what the clock can
+    /// represent (it never fires).
+    Armed(Option<Delay>),
 }
 
 impl Connect {
@@ -127,7 +143,9 @@ fn start(network: &Network, name: &str, timeout: Duration) -> Result<Waiting, Er
         backlog,
         request,
         client,
-        timer: deadline::delay(timeout),
+        queued: Instant::now(),
+        timeout,
+        timer: Timer::Unarmed,
     })
 }
 
@@ -137,10 +155,22 @@ impl Waiting {
         if let Some(done) = self.settled() {
             return Poll::Ready(done);
         }
-        let Some(timer) = self.timer.as_mut() else {
+        match &mut self.timer {
+            Timer::Unarmed => {
+                self.timer = Timer::Yielded;
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
+            Timer::Yielded => {
+                let left = self.timeout.saturating_sub(self.queued.elapsed());
+                self.timer = Timer::Armed(deadline::delay(left));
+            }
+            Timer::Armed(_) => {}
+        }
+        let Timer::Armed(Some(delay)) = &mut self.timer else {
             return Poll::Pending;
         };
-        if Pin::new(timer).poll(cx).is_pending() {
+        if Pin::new(delay).poll(cx).is_pending() {
             return Poll::Pending;
         }
         if self.backlog.withdraw(&self.request) {

@@ -130,6 +130,7 @@ mod error;
 mod listener;
 mod network;
 mod pipe;
+mod reader;
 mod ring;
 #[cfg(feature = "tokio")]
 mod tokio_io;
@@ -143,6 +144,7 @@ pub use connect::Connect;
 pub use error::Error;
 pub use listener::{Accept, Incoming, Listener, ListenerBuilder};
 pub use network::Network;
+pub use reader::Reader;
 
 /// How many dials may wait for `accept` at once, unless [`ListenerBuilder::backlog`] says
 /// otherwise.

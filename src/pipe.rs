@@ -75,27 +75,64 @@ impl Pipe {
         cx: &mut Context<'_>,
         out: &mut [u8],
     ) -> Poll<io::Result<usize>> {
+        self.poll_read_with(cx, out.is_empty(), |buf| buf.pop_into(out))
+    }
+
+    /// Takes every buffered byte at once: swaps the buffer with `into`, which must be empty, so
+    /// the reader owns the bytes without copying them and the pipe reuses `into`'s allocation.
+    /// On end of stream `into` stays empty.
+    pub(crate) fn poll_take(
+        self: &Arc<Self>,
+        cx: &mut Context<'_>,
+        into: &mut Ring,
+    ) -> Poll<io::Result<()>> {
+        debug_assert!(into.is_empty());
+        self.poll_read_with(cx, false, |buf| std::mem::swap(buf, into))
+    }
+
+    /// The checks every read makes, in the contract's order (local shutdown, deadline, then
+    /// data or end of stream); `take` moves the bytes once there are some. `T::default()` is
+    /// what a read that moves nothing returns.
+    fn poll_read_with<T: Default>(
+        self: &Arc<Self>,
+        cx: &mut Context<'_>,
+        wants_nothing: bool,
+        take: impl FnOnce(&mut Ring) -> T,
+    ) -> Poll<io::Result<T>> {
         let mut st = self.lock();
         if st.read_shut {
-            return Poll::Ready(Ok(0));
+            return Poll::Ready(Ok(T::default()));
         }
         if deadline::passed(st.deadlines[Side::Read as usize]) {
             return Poll::Ready(Err(Error::ReadTimeout.into()));
         }
-        if out.is_empty() {
-            return Poll::Ready(Ok(0));
+        if wants_nothing {
+            return Poll::Ready(Ok(T::default()));
         }
         if !st.buf.is_empty() {
-            let n = st.buf.pop_into(out);
+            let taken = take(&mut st.buf);
             let woken = st.waiters[Side::Write as usize].take();
             drop(st);
             woken.wake();
-            return Poll::Ready(Ok(n));
+            return Poll::Ready(Ok(taken));
         }
         if st.write_shut {
-            return Poll::Ready(Ok(0));
+            return Poll::Ready(Ok(T::default()));
         }
         self.wait(st, cx, Side::Read)
+    }
+
+    /// Whether a reader holding bytes it took earlier may still hand them out: `Ok(false)` once
+    /// reading was shut down (they are to be discarded), an error once the read deadline passed.
+    pub(crate) fn check_read(&self) -> io::Result<bool> {
+        let st = self.lock();
+        if st.read_shut {
+            return Ok(false);
+        }
+        if deadline::passed(st.deadlines[Side::Read as usize]) {
+            return Err(Error::ReadTimeout.into());
+        }
+        Ok(true)
     }
 
     pub(crate) fn poll_write(
@@ -103,6 +140,45 @@ impl Pipe {
         cx: &mut Context<'_>,
         data: &[u8],
     ) -> Poll<io::Result<usize>> {
+        self.poll_write_with(cx, data.len(), |st| {
+            let n = (st.capacity - st.buf.len()).min(data.len());
+            let capacity = st.capacity;
+            st.buf.push(&data[..n], capacity);
+            Some(n)
+        })
+    }
+
+    /// Hands over `chunk` (taken from the option once accepted). An empty buffer adopts the
+    /// chunk's allocation, so its bytes are not copied; a chunk that fits beside buffered bytes
+    /// is copied in; otherwise the caller waits. The caller keeps chunks within the capacity.
+    pub(crate) fn poll_write_owned(
+        self: &Arc<Self>,
+        cx: &mut Context<'_>,
+        chunk: &mut Option<Vec<u8>>,
+    ) -> Poll<io::Result<()>> {
+        let len = chunk.as_ref().map_or(0, Vec::len);
+        self.poll_write_with(cx, len, |st| {
+            if st.buf.is_empty() {
+                st.buf = Ring::from_vec(chunk.take().unwrap_or_default());
+            } else if st.capacity - st.buf.len() >= len {
+                let capacity = st.capacity;
+                st.buf.push(&chunk.take().unwrap_or_default(), capacity);
+            } else {
+                return None;
+            }
+            Some(())
+        })
+        .map_ok(|_| ())
+    }
+
+    /// The checks every write makes, in the contract's order (local shutdown, deadline, peer
+    /// shutdown, then space); `put` stores what it can, or returns `None` to wait for space.
+    fn poll_write_with<T: Default>(
+        self: &Arc<Self>,
+        cx: &mut Context<'_>,
+        len: usize,
+        put: impl FnOnce(&mut State) -> Option<T>,
+    ) -> Poll<io::Result<T>> {
         let mut st = self.lock();
         if st.write_shut {
             return Poll::Ready(Err(Error::ConnectionClosed.into()));
@@ -113,20 +189,23 @@ impl Pipe {
         if st.read_shut {
             return Poll::Ready(Err(Error::ConnectionClosed.into()));
         }
-        if data.is_empty() {
-            return Poll::Ready(Ok(0));
+        if len == 0 {
+            return Poll::Ready(Ok(T::default()));
         }
-        let space = st.capacity - st.buf.len();
-        if space > 0 {
-            let n = space.min(data.len());
-            let capacity = st.capacity;
-            st.buf.push(&data[..n], capacity);
-            let woken = st.waiters[Side::Read as usize].take();
-            drop(st);
-            woken.wake();
-            return Poll::Ready(Ok(n));
+        if st.buf.len() < st.capacity {
+            if let Some(done) = put(&mut st) {
+                let woken = st.waiters[Side::Read as usize].take();
+                drop(st);
+                woken.wake();
+                return Poll::Ready(Ok(done));
+            }
         }
         self.wait(st, cx, Side::Write)
+    }
+
+    /// The most bytes this direction buffers.
+    pub(crate) fn capacity(&self) -> usize {
+        self.lock().capacity
     }
 
     /// Registers the caller as waiting on `side`, and makes sure its deadline, if any, has a

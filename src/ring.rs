@@ -60,6 +60,44 @@ impl Ring {
         n
     }
 
+    /// The oldest stored bytes that are contiguous in memory (all of them unless they wrap).
+    pub(crate) fn front(&self) -> &[u8] {
+        let end = (self.head + self.len).min(self.buf.len());
+        &self.buf[self.head..end]
+    }
+
+    /// Drops the `n` oldest bytes (at most [`front`](Ring::front)'s length).
+    pub(crate) fn consume(&mut self, n: usize) {
+        let n = n.min(self.front().len());
+        self.len -= n;
+        self.head = if self.len == 0 {
+            0
+        } else {
+            (self.head + n) % self.buf.len()
+        };
+    }
+
+    /// A ring holding exactly the bytes of `vec`, in `vec`'s own allocation.
+    pub(crate) fn from_vec(vec: Vec<u8>) -> Ring {
+        Ring {
+            len: vec.len(),
+            head: 0,
+            buf: vec,
+        }
+    }
+
+    /// The stored bytes as a `Vec`: the allocation itself when they start at its front, as they
+    /// do for a ring made by [`from_vec`](Ring::from_vec); otherwise they are first moved there.
+    pub(crate) fn into_vec(mut self) -> Vec<u8> {
+        if self.head + self.len > self.buf.len() {
+            self.buf.rotate_left(self.head);
+        } else {
+            self.buf.copy_within(self.head..self.head + self.len, 0);
+        }
+        self.buf.truncate(self.len);
+        self.buf
+    }
+
     /// Drops all bytes and the allocation.
     pub(crate) fn clear(&mut self) {
         *self = Ring::default();
@@ -107,6 +145,23 @@ mod tests {
             assert_eq!(r.len(), model.len());
             assert!(r.buf.len() <= 1000);
         }
+    }
+
+    #[test]
+    fn front_consume_and_vec_round_trips() {
+        let mut r = Ring::from_vec(b"hello".to_vec());
+        assert_eq!(r.front(), b"hello");
+        r.consume(2);
+        assert_eq!(r.front(), b"llo");
+        assert_eq!(r.into_vec(), b"llo");
+        // A wrapped ring comes out in order.
+        let mut r = Ring::default();
+        r.push(&[1; 60], 64);
+        let mut sink = [0; 58];
+        r.pop_into(&mut sink);
+        r.push(&[2, 3, 4, 5, 6, 7, 8, 9], 64);
+        assert!(r.front().len() < 10, "expected a wrapped ring");
+        assert_eq!(r.into_vec(), [1, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
     }
 
     #[test]

@@ -1,0 +1,181 @@
+//! Reading without copying: a reader that consumes bytes in place (`AsyncBufRead`), and owned
+//! chunks that move from writer to reader with no copy at all.
+
+use std::fmt;
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use futures::io::{AsyncBufRead, AsyncRead};
+
+use crate::ring::Ring;
+use crate::Conn;
+
+/// A reading handle on a [`Conn`] that hands out the buffered bytes in place, through
+/// [`AsyncBufRead`], instead of copying them into a buffer of the caller's.
+///
+/// When it needs bytes it takes *everything* the connection has buffered at once, by swapping
+/// buffers with the connection (its own, emptied, buffer goes back to be written into), so a
+/// parser or codec reads the bytes where the writer put them: one copy in all, the writer's.
+/// Bytes a `Reader` has taken are its own: other readers of the connection never see them, and
+/// dropping the `Reader` drops them. The connection may buffer its bound again meanwhile, so
+/// with a `Reader` a direction holds at most twice its buffer size.
+///
+/// It obeys the connection's rules: after `shutdown(Read)` it returns end of stream and
+/// discards what it holds; once the read deadline has passed it fails, even with bytes in hand.
+///
+/// ```
+/// # futures::executor::block_on(async {
+/// use futures::io::{AsyncBufReadExt, AsyncWriteExt};
+///
+/// let net = chanstream::Network::new();
+/// let listener = net.bind("svc")?;
+/// let (mut client, server) = futures::try_join!(net.connect("svc"), listener.accept())?;
+/// client.write_all(b"first line\nsecond line\n").await?;
+/// client.close().await?;
+/// let mut lines = server.reader().lines();
+/// use futures::StreamExt;
+/// assert_eq!(lines.next().await.unwrap()?, "first line");
+/// assert_eq!(lines.next().await.unwrap()?, "second line");
+/// assert!(lines.next().await.is_none());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
+pub struct Reader {
+    conn: Conn,
+    /// Bytes taken from the connection and not yet consumed.
+    held: Ring,
+}
+
+impl Conn {
+    /// A [`Reader`] on this end, for reading in place.
+    pub fn reader(&self) -> Reader {
+        Reader {
+            conn: self.clone(),
+            held: Ring::default(),
+        }
+    }
+
+    /// Sends `chunk` without copying it when it can: a chunk no larger than the buffer size,
+    /// written while nothing is buffered, becomes the buffer itself, and a reader's
+    /// [`read_owned`](Conn::read_owned) receives the same allocation. A chunk written beside
+    /// buffered bytes is copied in once there is room for all of it; a chunk larger than the
+    /// buffer size is written in pieces, like [`write_all`](futures::io::AsyncWriteExt::write_all).
+    ///
+    /// Deadlines, shutdowns and the byte bound apply as to any write.
+    ///
+    /// # Errors
+    ///
+    /// As a write: `WriteTimeout`, or `ConnectionClosed` (kind `BrokenPipe`).
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropped while waiting, it sends nothing (and drops the chunk), except a chunk larger than
+    /// the buffer size, of which a prefix may have been sent.
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// let net = chanstream::Network::new();
+    /// let listener = net.listener().buffer_size(1 << 20).bind("svc")?;
+    /// let (client, server) = futures::try_join!(net.connect("svc"), listener.accept())?;
+    /// let chunk = vec![7u8; 1 << 20];
+    /// let address = chunk.as_ptr();
+    /// client.write_owned(chunk).await?;
+    /// let received = server.read_owned().await?;
+    /// assert_eq!(received.len(), 1 << 20);
+    /// assert_eq!(received.as_ptr(), address); // the same allocation: no copy
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
+    pub async fn write_owned(&self, chunk: Vec<u8>) -> io::Result<()> {
+        if chunk.len() > self.outgoing().capacity() {
+            let mut this = self;
+            return futures::io::AsyncWriteExt::write_all(&mut this, &chunk).await;
+        }
+        let mut chunk = Some(chunk);
+        futures::future::poll_fn(|cx| self.outgoing().poll_write_owned(cx, &mut chunk)).await
+    }
+
+    /// Receives every byte buffered so far (waiting for at least one) as one owned `Vec`; an
+    /// empty `Vec` means end of stream. When the buffered bytes are one chunk sent by
+    /// [`write_owned`](Conn::write_owned), this is that chunk's allocation, not a copy.
+    ///
+    /// # Errors
+    ///
+    /// As a read: `ReadTimeout`.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropped while waiting, it has taken nothing.
+    pub async fn read_owned(&self) -> io::Result<Vec<u8>> {
+        let mut taken = Ring::default();
+        futures::future::poll_fn(|cx| self.incoming().poll_take(cx, &mut taken)).await?;
+        Ok(taken.into_vec())
+    }
+}
+
+impl Reader {
+    /// The connection this reader reads from.
+    pub fn get_ref(&self) -> &Conn {
+        &self.conn
+    }
+
+    /// Like [`Conn::read_owned`], handing out first whatever this reader holds.
+    ///
+    /// # Errors
+    ///
+    /// As a read: `ReadTimeout`.
+    pub async fn read_owned(&mut self) -> io::Result<Vec<u8>> {
+        if self.held.is_empty() {
+            return self.conn.read_owned().await;
+        }
+        if !self.conn.incoming().check_read()? {
+            self.held = Ring::default();
+            return Ok(Vec::new());
+        }
+        Ok(std::mem::take(&mut self.held).into_vec())
+    }
+}
+
+impl AsyncBufRead for Reader {
+    fn poll_fill_buf(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<&[u8]>> {
+        let this = self.get_mut();
+        if this.held.is_empty() {
+            futures::ready!(this.conn.incoming().poll_take(cx, &mut this.held))?;
+        } else if !this.conn.incoming().check_read()? {
+            this.held = Ring::default();
+        }
+        Poll::Ready(Ok(this.held.front()))
+    }
+
+    fn consume(self: Pin<&mut Self>, amt: usize) {
+        self.get_mut().held.consume(amt);
+    }
+}
+
+impl AsyncRead for Reader {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        if this.held.is_empty() {
+            return this.conn.poll_read_bytes(cx, buf);
+        }
+        if !this.conn.incoming().check_read()? {
+            this.held = Ring::default();
+            return Poll::Ready(Ok(0));
+        }
+        Poll::Ready(Ok(this.held.pop_into(buf)))
+    }
+}
+
+impl fmt::Debug for Reader {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Reader")
+            .field("conn", &self.conn)
+            .field("held", &self.held.len())
+            .finish()
+    }
+}
