@@ -383,18 +383,35 @@ fn rss() -> usize {
         * 4096
 }
 
-/// The child side of [`idle_memory`]: opens `pairs` pairs, exchanges a byte on each so that
-/// lazily created state exists, and prints the resident bytes per pair.
+/// The child side of [`idle_memory`]: opens `pairs` pairs, each held as its peer's own types
+/// (no boxing, so only the pair itself is counted), and prints the resident bytes per pair.
 fn idle_memory_child(peer: Peer, pairs: usize) {
-    let l = listener(pairs);
-    let mut keep = Vec::with_capacity(pairs);
-    let before = rss();
-    for _ in 0..pairs {
-        keep.push(pair(peer, &l));
+    fn measure<T>(pairs: usize, mut make: impl FnMut() -> T) -> f64 {
+        let mut keep = Vec::with_capacity(pairs);
+        let before = rss();
+        for _ in 0..pairs {
+            keep.push(make());
+        }
+        let after = rss();
+        // The `Vec` of pairs itself is not part of the cost.
+        let own = pairs * std::mem::size_of::<T>();
+        drop(keep);
+        (after - before).saturating_sub(own) as f64 / pairs as f64
     }
-    let after = rss();
-    println!("{}", (after - before) as f64 / pairs as f64);
-    drop(keep);
+    let per_pair = match peer {
+        Peer::Chan => {
+            let l = listener(pairs);
+            let net = l.network().clone();
+            measure(pairs, || {
+                block_on(async { futures::try_join!(net.connect("bench"), l.accept()) }).unwrap()
+            })
+        }
+        Peer::Duplex64K => measure(pairs, || tokio::io::duplex(64 << 10)),
+        Peer::Duplex1M => measure(pairs, || tokio::io::duplex(1 << 20)),
+        Peer::Piper => measure(pairs, || (piper::pipe(256 << 10), piper::pipe(256 << 10))),
+        Peer::Unix => measure(pairs, || UnixStream::pair().unwrap()),
+    };
+    println!("{per_pair}");
 }
 
 fn median(mut v: Vec<f64>) -> f64 {

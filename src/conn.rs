@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use futures::io::{AsyncRead, AsyncWrite};
 
 use crate::connect::Connect;
+use crate::link::Link;
 use crate::pipe::{Pipe, Side};
 use crate::{Addr, Error, Network};
 
@@ -76,25 +77,25 @@ use crate::{Addr, Error, Network};
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// # }).unwrap();
 /// ```
-#[derive(Clone)]
 pub struct Conn {
-    end: Arc<End>,
+    link: Arc<Link>,
+    /// Which end of the link this is: 0 dialed, 1 accepted.
+    end: u8,
 }
 
-/// What the clones of one end share. Dropping it (the last clone gone) shuts the end down.
-struct End {
-    /// The peer writes, this end reads.
-    incoming: Arc<Pipe>,
-    /// This end writes, the peer reads.
-    outgoing: Arc<Pipe>,
-    local: Addr,
-    peer: Addr,
+impl Clone for Conn {
+    fn clone(&self) -> Conn {
+        self.link.add_handle(self.end);
+        Conn {
+            link: self.link.clone(),
+            end: self.end,
+        }
+    }
 }
 
-impl Drop for End {
+impl Drop for Conn {
     fn drop(&mut self) {
-        self.incoming.shut_read();
-        self.outgoing.shut_write();
+        self.link.drop_handle(self.end);
     }
 }
 
@@ -102,27 +103,13 @@ impl Conn {
     /// Two connected ends: the dialing end (local address `dialer`) and the accepting end (local
     /// address `listener`), each direction bounded to `capacity` bytes.
     pub(crate) fn pair(dialer: Addr, listener: Addr, capacity: usize) -> (Conn, Conn) {
-        let up = Pipe::new(capacity);
-        let down = Pipe::new(capacity);
-        let dialing = End {
-            incoming: down.clone(),
-            outgoing: up.clone(),
-            local: dialer.clone(),
-            peer: listener.clone(),
-        };
-        let accepting = End {
-            incoming: up,
-            outgoing: down,
-            local: listener,
-            peer: dialer,
-        };
+        let link = Link::new(dialer, listener, capacity);
         (
             Conn {
-                end: Arc::new(dialing),
+                link: link.clone(),
+                end: 0,
             },
-            Conn {
-                end: Arc::new(accepting),
-            },
+            Conn { link, end: 1 },
         )
     }
 
@@ -189,7 +176,7 @@ impl Conn {
     /// # }).unwrap();
     /// ```
     pub fn local_addr(&self) -> Addr {
-        self.end.local.clone()
+        self.link.addr(self.end).clone()
     }
 
     /// The peer's address: the listener's name on a dialed end, the dialer's identity on an
@@ -206,7 +193,7 @@ impl Conn {
     /// # }).unwrap();
     /// ```
     pub fn peer_addr(&self) -> Addr {
-        self.end.peer.clone()
+        self.link.addr(1 - self.end).clone()
     }
 
     /// Sets both the read and the write deadline; `None` clears them.
@@ -256,7 +243,7 @@ impl Conn {
     /// # }).unwrap();
     /// ```
     pub fn set_read_deadline(&self, deadline: Option<Instant>) {
-        self.end.incoming.set_deadline(Side::Read, deadline);
+        self.incoming().set_deadline(Side::Read, deadline);
     }
 
     /// Sets the write deadline; `None` clears it. See [`set_deadline`](Conn::set_deadline).
@@ -278,7 +265,7 @@ impl Conn {
     /// # }).unwrap();
     /// ```
     pub fn set_write_deadline(&self, deadline: Option<Instant>) {
-        self.end.outgoing.set_deadline(Side::Write, deadline);
+        self.outgoing().set_deadline(Side::Write, deadline);
     }
 
     /// Shuts down the read half, the write half, or both; see [the table above](Conn#closing-a-conn).
@@ -306,10 +293,10 @@ impl Conn {
     /// ```
     pub fn shutdown(&self, how: Shutdown) -> Result<(), Error> {
         if matches!(how, Shutdown::Read | Shutdown::Both) {
-            self.end.incoming.shut_read();
+            self.incoming().shut_read();
         }
         if matches!(how, Shutdown::Write | Shutdown::Both) {
-            self.end.outgoing.shut_write();
+            self.outgoing().shut_write();
         }
         Ok(())
     }
@@ -318,21 +305,21 @@ impl Conn {
 impl fmt::Debug for Conn {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Conn")
-            .field("local", &self.end.local)
-            .field("peer", &self.end.peer)
+            .field("local", self.link.addr(self.end))
+            .field("peer", self.link.addr(1 - self.end))
             .finish()
     }
 }
 
 impl Conn {
     /// The direction this end reads.
-    pub(crate) fn incoming(&self) -> &Arc<Pipe> {
-        &self.end.incoming
+    pub(crate) fn incoming(&self) -> &Pipe {
+        self.link.incoming(self.end)
     }
 
     /// The direction this end writes.
-    pub(crate) fn outgoing(&self) -> &Arc<Pipe> {
-        &self.end.outgoing
+    pub(crate) fn outgoing(&self) -> &Pipe {
+        self.link.outgoing(self.end)
     }
 
     /// The read behind every `AsyncRead` impl.
@@ -341,7 +328,7 @@ impl Conn {
         cx: &mut Context<'_>,
         buf: &mut [u8],
     ) -> Poll<io::Result<usize>> {
-        self.end.incoming.poll_read(cx, buf)
+        self.incoming().poll_read(cx, buf)
     }
 
     /// The write behind every `AsyncWrite` impl.
@@ -350,7 +337,7 @@ impl Conn {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        self.end.outgoing.poll_write(cx, buf)
+        self.outgoing().poll_write(cx, buf)
     }
 }
 
@@ -378,7 +365,7 @@ impl AsyncWrite for &Conn {
     }
 
     fn poll_close(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.end.outgoing.shut_write();
+        self.outgoing().shut_write();
         Poll::Ready(Ok(()))
     }
 }

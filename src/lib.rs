@@ -127,6 +127,7 @@ mod conn;
 mod connect;
 mod deadline;
 mod error;
+mod link;
 mod listener;
 mod network;
 mod pipe;

@@ -2,11 +2,12 @@
 //! end that reads it.
 
 use std::io;
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::sync::{Mutex, MutexGuard, OnceLock, Weak};
 use std::task::{Context, Poll};
 use std::time::Instant;
 
 use crate::deadline::{self, OnFire, Timer};
+use crate::link::Link;
 use crate::ring::Ring;
 use crate::waiters::WaitList;
 use crate::Error;
@@ -22,8 +23,12 @@ use crate::Error;
 pub(crate) struct Pipe {
     state: Mutex<State>,
     /// Wake the readers (index [`Side::Read`]) or writers ([`Side::Write`]) when their deadline
-    /// passes.
-    timers: [Timer; 2],
+    /// passes; allocated when a deadline is first waited under, so that connections that never
+    /// use deadlines do not pay for them.
+    timers: OnceLock<Box<[Timer; 2]>>,
+    /// The connection this pipe is one direction of (weak, so that a pending timer keeps
+    /// nothing alive): what a timer's action needs to find the pipe again.
+    link: Weak<Link>,
 }
 
 #[derive(Debug)]
@@ -36,10 +41,19 @@ struct State {
     read_shut: bool,
     /// The writing end shut down writing: readers get the buffered bytes, then end of stream.
     write_shut: bool,
-    /// The reading end's read deadline and the writing end's write deadline, by [`Side`].
-    deadlines: [Option<Instant>; 2],
+    /// Which of its link's pipes this is (kept here, where it costs no padding).
+    index: u8,
+    /// The reading end's read deadline and the writing end's write deadline, by [`Side`];
+    /// boxed on first use, as most connections never set one.
+    deadlines: Option<Box<[Option<Instant>; 2]>>,
     /// Tasks waiting to read and to write, by [`Side`].
     waiters: [WaitList; 2],
+}
+
+impl State {
+    fn deadline(&self, side: Side) -> Option<Instant> {
+        self.deadlines.as_ref().and_then(|d| d[side as usize])
+    }
 }
 
 /// The reading or the writing side of a pipe; indexes its per-side fields.
@@ -50,18 +64,26 @@ pub(crate) enum Side {
 }
 
 impl Pipe {
-    pub(crate) fn new(capacity: usize) -> Arc<Pipe> {
-        Arc::new(Pipe {
+    pub(crate) fn new(capacity: usize, link: Weak<Link>, index: u8) -> Pipe {
+        Pipe {
             state: Mutex::new(State {
                 buf: Ring::default(),
                 capacity,
                 read_shut: false,
                 write_shut: false,
-                deadlines: [None, None],
+                index,
+                deadlines: None,
                 waiters: [WaitList::default(), WaitList::default()],
             }),
-            timers: [Timer::new(), Timer::new()],
-        })
+            timers: OnceLock::new(),
+            link,
+        }
+    }
+
+    fn timer(&self, side: Side) -> &Timer {
+        &self
+            .timers
+            .get_or_init(|| Box::new([Timer::new(), Timer::new()]))[side as usize]
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -71,7 +93,7 @@ impl Pipe {
     }
 
     pub(crate) fn poll_read(
-        self: &Arc<Self>,
+        &self,
         cx: &mut Context<'_>,
         out: &mut [u8],
     ) -> Poll<io::Result<usize>> {
@@ -81,11 +103,7 @@ impl Pipe {
     /// Takes every buffered byte at once: swaps the buffer with `into`, which must be empty, so
     /// the reader owns the bytes without copying them and the pipe reuses `into`'s allocation.
     /// On end of stream `into` stays empty.
-    pub(crate) fn poll_take(
-        self: &Arc<Self>,
-        cx: &mut Context<'_>,
-        into: &mut Ring,
-    ) -> Poll<io::Result<()>> {
+    pub(crate) fn poll_take(&self, cx: &mut Context<'_>, into: &mut Ring) -> Poll<io::Result<()>> {
         debug_assert!(into.is_empty());
         self.poll_read_with(cx, false, |buf| std::mem::swap(buf, into))
     }
@@ -94,7 +112,7 @@ impl Pipe {
     /// data or end of stream); `take` moves the bytes once there are some. `T::default()` is
     /// what a read that moves nothing returns.
     fn poll_read_with<T: Default>(
-        self: &Arc<Self>,
+        &self,
         cx: &mut Context<'_>,
         wants_nothing: bool,
         take: impl FnOnce(&mut Ring) -> T,
@@ -103,7 +121,7 @@ impl Pipe {
         if st.read_shut {
             return Poll::Ready(Ok(T::default()));
         }
-        if deadline::passed(st.deadlines[Side::Read as usize]) {
+        if deadline::passed(st.deadline(Side::Read)) {
             return Poll::Ready(Err(Error::ReadTimeout.into()));
         }
         if wants_nothing {
@@ -129,17 +147,13 @@ impl Pipe {
         if st.read_shut {
             return Ok(false);
         }
-        if deadline::passed(st.deadlines[Side::Read as usize]) {
+        if deadline::passed(st.deadline(Side::Read)) {
             return Err(Error::ReadTimeout.into());
         }
         Ok(true)
     }
 
-    pub(crate) fn poll_write(
-        self: &Arc<Self>,
-        cx: &mut Context<'_>,
-        data: &[u8],
-    ) -> Poll<io::Result<usize>> {
+    pub(crate) fn poll_write(&self, cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
         self.poll_write_with(cx, data.len(), |st| {
             let n = (st.capacity - st.buf.len()).min(data.len());
             let capacity = st.capacity;
@@ -152,7 +166,7 @@ impl Pipe {
     /// chunk's allocation, so its bytes are not copied; a chunk that fits beside buffered bytes
     /// is copied in; otherwise the caller waits. The caller keeps chunks within the capacity.
     pub(crate) fn poll_write_owned(
-        self: &Arc<Self>,
+        &self,
         cx: &mut Context<'_>,
         chunk: &mut Option<Vec<u8>>,
     ) -> Poll<io::Result<()>> {
@@ -174,7 +188,7 @@ impl Pipe {
     /// The checks every write makes, in the contract's order (local shutdown, deadline, peer
     /// shutdown, then space); `put` stores what it can, or returns `None` to wait for space.
     fn poll_write_with<T: Default>(
-        self: &Arc<Self>,
+        &self,
         cx: &mut Context<'_>,
         len: usize,
         put: impl FnOnce(&mut State) -> Option<T>,
@@ -183,7 +197,7 @@ impl Pipe {
         if st.write_shut {
             return Poll::Ready(Err(Error::ConnectionClosed.into()));
         }
-        if deadline::passed(st.deadlines[Side::Write as usize]) {
+        if deadline::passed(st.deadline(Side::Write)) {
             return Poll::Ready(Err(Error::WriteTimeout.into()));
         }
         if st.read_shut {
@@ -210,17 +224,12 @@ impl Pipe {
 
     /// Registers the caller as waiting on `side`, and makes sure its deadline, if any, has a
     /// timer. The timer is armed after the lock is released: its action takes the same lock.
-    fn wait<T>(
-        self: &Arc<Self>,
-        mut st: MutexGuard<'_, State>,
-        cx: &Context<'_>,
-        side: Side,
-    ) -> Poll<T> {
+    fn wait<T>(&self, mut st: MutexGuard<'_, State>, cx: &Context<'_>, side: Side) -> Poll<T> {
         st.waiters[side as usize].register(cx.waker());
-        let at = st.deadlines[side as usize];
+        let (at, index) = (st.deadline(side), st.index);
         drop(st);
         if let Some(at) = at {
-            self.timers[side as usize].arm(at, || self.waker_of(side));
+            self.timer(side).arm(at, || self.waker_of(index, side));
         }
         Poll::Pending
     }
@@ -244,11 +253,13 @@ impl Pipe {
     /// Sets the deadline of `side` and wakes its waiters, which re-check it.
     pub(crate) fn set_deadline(&self, side: Side, at: Option<Instant>) {
         let mut st = self.lock();
-        st.deadlines[side as usize] = at;
+        if at.is_some() || st.deadlines.is_some() {
+            st.deadlines.get_or_insert_with(Box::default)[side as usize] = at;
+        }
         let woken = st.waiters[side as usize].take();
         drop(st);
-        if at.is_none() {
-            self.timers[side as usize].disarm();
+        if let (None, Some(timers)) = (at, self.timers.get()) {
+            timers[side as usize].disarm();
         }
         woken.wake();
     }
@@ -262,10 +273,11 @@ impl Pipe {
     }
 
     /// The action of a deadline timer: wake the waiters of `side`, if the pipe still exists.
-    fn waker_of(self: &Arc<Self>, side: Side) -> OnFire {
-        let pipe: Weak<Pipe> = Arc::downgrade(self);
+    fn waker_of(&self, index: u8, side: Side) -> OnFire {
+        let link = self.link.clone();
         Box::new(move || {
-            if let Some(pipe) = pipe.upgrade() {
+            if let Some(link) = link.upgrade() {
+                let pipe = link.pipe(index);
                 let woken = pipe.lock().waiters[side as usize].take();
                 woken.wake();
             }

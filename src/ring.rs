@@ -34,10 +34,12 @@ impl Ring {
             self.grow(needed, bound);
         }
         let cap = self.buf.len();
-        let tail = (self.head + self.len) % cap;
+        let tail = wrap(self.head + self.len, cap);
         let first = data.len().min(cap - tail);
         self.buf[tail..tail + first].copy_from_slice(&data[..first]);
-        self.buf[..data.len() - first].copy_from_slice(&data[first..]);
+        if first < data.len() {
+            self.buf[..data.len() - first].copy_from_slice(&data[first..]);
+        }
         self.len = needed;
     }
 
@@ -50,8 +52,10 @@ impl Ring {
         let cap = self.buf.len();
         let first = n.min(cap - self.head);
         out[..first].copy_from_slice(&self.buf[self.head..self.head + first]);
-        out[first..n].copy_from_slice(&self.buf[..n - first]);
-        self.head = (self.head + n) % cap;
+        if first < n {
+            out[first..n].copy_from_slice(&self.buf[..n - first]);
+        }
+        self.head = wrap(self.head + n, cap);
         self.len -= n;
         if self.len == 0 {
             // Restart at the front so the next bytes are contiguous.
@@ -73,7 +77,7 @@ impl Ring {
         self.head = if self.len == 0 {
             0
         } else {
-            (self.head + n) % self.buf.len()
+            wrap(self.head + n, self.buf.len())
         };
     }
 
@@ -114,6 +118,15 @@ impl Ring {
         self.buf = buf;
         self.head = 0;
         self.len = len;
+    }
+}
+
+/// `i % cap` for `i < 2 * cap`, without a division (this is on every read and write).
+fn wrap(i: usize, cap: usize) -> usize {
+    if i >= cap {
+        i - cap
+    } else {
+        i
     }
 }
 

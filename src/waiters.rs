@@ -1,6 +1,5 @@
 //! A list of tasks waiting for one condition, woken all at once.
 
-use std::mem;
 use std::task::Waker;
 
 /// The wakers of the tasks waiting for one condition (data to read, space to write, a connection
@@ -14,7 +13,9 @@ use std::task::Waker;
 #[derive(Debug, Default)]
 pub(crate) struct WaitList {
     first: Option<Waker>,
-    rest: Vec<Waker>,
+    /// Further waiters, boxed: almost always there is at most one, and every connection holds
+    /// four lists.
+    rest: Option<Box<Vec<Waker>>>,
 }
 
 impl WaitList {
@@ -24,8 +25,9 @@ impl WaitList {
             None => self.first = Some(waker.clone()),
             Some(first) if first.will_wake(waker) => {}
             Some(_) => {
-                if !self.rest.iter().any(|w| w.will_wake(waker)) {
-                    self.rest.push(waker.clone());
+                let rest = self.rest.get_or_insert_with(Box::default);
+                if !rest.iter().any(|w| w.will_wake(waker)) {
+                    rest.push(waker.clone());
                 }
             }
         }
@@ -36,11 +38,7 @@ impl WaitList {
     pub(crate) fn take(&mut self) -> Woken {
         Woken {
             first: self.first.take(),
-            rest: if self.rest.is_empty() {
-                Vec::new()
-            } else {
-                mem::take(&mut self.rest)
-            },
+            rest: self.rest.take(),
         }
     }
 }
@@ -50,7 +48,7 @@ impl WaitList {
 #[derive(Debug)]
 pub(crate) struct Woken {
     first: Option<Waker>,
-    rest: Vec<Waker>,
+    rest: Option<Box<Vec<Waker>>>,
 }
 
 impl Woken {
@@ -58,8 +56,10 @@ impl Woken {
         if let Some(w) = self.first {
             w.wake();
         }
-        for w in self.rest {
-            w.wake();
+        if let Some(rest) = self.rest {
+            for w in *rest {
+                w.wake();
+            }
         }
     }
 }
