@@ -1,9 +1,12 @@
 //! chanstream against the in-process streams people use instead, measured side by side in one
 //! run, all driven by the same `block_on` executor (smol's, which also drives the Unix sockets).
 //!
-//! `cargo bench --bench peers` for the full run (several minutes), `-- --quick` for about a
-//! minute. Prints each figure with our ratio to the best peer, and writes `benches/peers.csv`
-//! and `benches/peers.svg` (one-thread throughput by write size).
+//! `cargo bench --bench peers` for the full run (a few minutes), `-- --quick` for well under a
+//! minute, `-- --only SECTION` for one section (throughput, in-place, owned, ping-pong,
+//! deadlines, setup, memory). Prints each figure with our ratio to the best peer, then the
+//! figures the performance targets are stated in. A full run writes `benches/peers.csv` and
+//! `benches/peers.svg` (one-thread throughput by write size), a quick one the same files under
+//! `target/peers/`.
 
 use std::fmt::Write as _;
 use std::io;

@@ -111,12 +111,24 @@
 //!   listener's close comes first, so `accept` never returns a connection whose dialer is gone.
 //! - **Data.** Each direction is a byte ring behind its own mutex, allocated as bytes flow and
 //!   never beyond its bound; a write copies what fits and returns its count, so a huge write is
-//!   split. The two directions share no lock.
+//!   split. The two directions share no lock. A [`Reader`] takes the whole ring at once by
+//!   swapping buffers with the connection, so in-place reading costs only the writer's copy,
+//!   and [`Conn::write_owned`] installs a chunk as the ring itself, so owned chunks move with
+//!   no copy. Both directions, both addresses and a handle count per end live in one
+//!   allocation; deadline state is allocated on first use.
+//!
+//!   `async-channel` carries the backlog, not the bytes: a byte ring moves any mix of write
+//!   sizes with one lock per write and lets one read drain many writes, and with the swap and
+//!   the owned path it also provides the one-copy and zero-copy paths. A channel of chunks was
+//!   not built for comparison; the `peers` benchmark measures the ring against tokio's
+//!   `duplex`, `piper` and Unix socket pairs (see the README for a run).
 //! - **Timers.** Deadlines and handshake timeouts use `futures-timer`, which runs one helper
-//!   thread for the process. A passed deadline is detected from the clock, without a timer; a
-//!   timer is armed only when an operation starts waiting under a deadline (once per deadline
-//!   value), and it wakes every operation waiting under that deadline. The crate spawns no
-//!   tasks and depends on no executor.
+//!   thread for the process. A passed deadline is detected from the clock, without a timer, so
+//!   each read or write under a deadline reads the clock; a timer is armed only when an
+//!   operation starts waiting under a deadline (once per deadline value), and it wakes every
+//!   operation waiting under that deadline. A dial arms its handshake timer only if it is
+//!   still waiting after yielding once, so promptly accepted dials create none. The crate
+//!   spawns no tasks and depends on no executor.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]

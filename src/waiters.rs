@@ -14,7 +14,8 @@ use std::task::Waker;
 pub(crate) struct WaitList {
     first: Option<Waker>,
     /// Further waiters, boxed: almost always there is at most one, and every connection holds
-    /// four lists.
+    /// four lists, so one word here instead of a `Vec`'s three saves 64 bytes a connection.
+    #[allow(clippy::box_collection)]
     rest: Option<Box<Vec<Waker>>>,
 }
 
@@ -48,6 +49,7 @@ impl WaitList {
 #[derive(Debug)]
 pub(crate) struct Woken {
     first: Option<Waker>,
+    #[allow(clippy::box_collection)]
     rest: Option<Box<Vec<Waker>>>,
 }
 
