@@ -324,3 +324,42 @@ fn zero_length_reads_and_writes_on_an_open_stream_return_zero_and_send_nothing()
     // Nothing was sent: a real read still waits.
     assert!(poll_pinned(pin!(read(&b, &mut [0; 4])), &waker).is_pending());
 }
+
+#[test]
+fn eof_comes_only_after_the_last_clone_is_dropped_across_threads() {
+    for _ in 0..50 {
+        let (a, b) = pair();
+        std::thread::scope(|s| {
+            for id in 0..8u8 {
+                let clone = a.clone();
+                s.spawn(move || {
+                    run(write_all(&clone, &[id; 100])).unwrap();
+                    drop(clone);
+                });
+            }
+            drop(a);
+            let got = run(read_all(&b));
+            // Every clone's bytes arrived (whole, as each fits the buffer) before end of stream.
+            assert_eq!(got.len(), 800, "end of stream before the last clone was dropped");
+            for id in 0..8u8 {
+                assert_eq!(got.iter().filter(|&&x| x == id).count(), 100);
+            }
+        });
+    }
+}
+
+#[test]
+fn a_reader_keeps_its_end_open_after_every_conn_clone_is_dropped() {
+    let (a, mut b) = pair();
+    let reader = a.reader();
+    drop(a);
+    run(async {
+        // The end is still open: writes to it succeed and the reader receives them.
+        b.write_all(b"still open").await.unwrap();
+        b.close().await.unwrap();
+        let mut got = String::new();
+        let mut reader = reader;
+        reader.read_to_string(&mut got).await.unwrap();
+        assert_eq!(got, "still open");
+    });
+}
