@@ -49,6 +49,20 @@ pub struct Reader {
 
 impl Conn {
     /// A [`Reader`] on this end, for reading in place.
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// use futures::io::{AsyncBufReadExt, AsyncWriteExt};
+    /// let net = chanstream::Network::new();
+    /// let listener = net.bind("svc")?;
+    /// let (mut client, server) = futures::try_join!(net.connect("svc"), listener.accept())?;
+    /// client.write_all(b"in place").await?;
+    /// let mut reader = server.reader();
+    /// assert_eq!(reader.fill_buf().await?, b"in place"); // the writer's bytes, not a copy
+    /// reader.consume_unpin(8);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
     pub fn reader(&self) -> Reader {
         Reader {
             conn: self.clone(),
@@ -107,6 +121,21 @@ impl Conn {
     /// # Cancel safety
     ///
     /// Dropped while waiting, it has taken nothing.
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// use futures::io::AsyncWriteExt;
+    /// let net = chanstream::Network::new();
+    /// let listener = net.bind("svc")?;
+    /// let (mut client, server) = futures::try_join!(net.connect("svc"), listener.accept())?;
+    /// client.write_all(b"one ").await?;
+    /// client.write_all(b"two").await?;
+    /// client.close().await?;
+    /// assert_eq!(server.read_owned().await?, b"one two"); // all that was buffered
+    /// assert!(server.read_owned().await?.is_empty()); // end of stream
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
     pub async fn read_owned(&self) -> io::Result<Vec<u8>> {
         let mut taken = Ring::default();
         futures::future::poll_fn(|cx| self.incoming().poll_take(cx, &mut taken)).await?;
@@ -116,6 +145,17 @@ impl Conn {
 
 impl Reader {
     /// The connection this reader reads from.
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// let net = chanstream::Network::new();
+    /// let listener = net.bind("svc")?;
+    /// let (client, server) = futures::try_join!(net.connect("svc"), listener.accept())?;
+    /// let reader = server.reader();
+    /// assert_eq!(reader.get_ref().peer_addr(), client.local_addr());
+    /// # Ok::<(), chanstream::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub fn get_ref(&self) -> &Conn {
         &self.conn
     }
@@ -125,6 +165,21 @@ impl Reader {
     /// # Errors
     ///
     /// As a read: `ReadTimeout`.
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// use futures::io::{AsyncBufReadExt, AsyncWriteExt};
+    /// let net = chanstream::Network::new();
+    /// let listener = net.bind("svc")?;
+    /// let (mut client, server) = futures::try_join!(net.connect("svc"), listener.accept())?;
+    /// client.write_all(b"header|body").await?;
+    /// let mut reader = server.reader();
+    /// let n = reader.fill_buf().await?.iter().position(|&b| b == b'|').unwrap() + 1;
+    /// reader.consume_unpin(n);
+    /// assert_eq!(reader.read_owned().await?, b"body");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
     pub async fn read_owned(&mut self) -> io::Result<Vec<u8>> {
         if self.held.is_empty() {
             return self.conn.read_owned().await;

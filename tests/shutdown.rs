@@ -340,7 +340,11 @@ fn eof_comes_only_after_the_last_clone_is_dropped_across_threads() {
             drop(a);
             let got = run(read_all(&b));
             // Every clone's bytes arrived (whole, as each fits the buffer) before end of stream.
-            assert_eq!(got.len(), 800, "end of stream before the last clone was dropped");
+            assert_eq!(
+                got.len(),
+                800,
+                "end of stream before the last clone was dropped"
+            );
             for id in 0..8u8 {
                 assert_eq!(got.iter().filter(|&&x| x == id).count(), 100);
             }
