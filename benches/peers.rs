@@ -717,7 +717,14 @@ fn main() {
     println!("(unix pair memory lives in the kernel, not in the process: not measured)\n");
     print_targets(&rows);
     if only.is_none() {
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/benches");
+        // A full run's figures are the ones the README shows; a quick run's go under target/.
+        let root = env!("CARGO_MANIFEST_DIR");
+        let dir = if quick {
+            format!("{root}/target/peers")
+        } else {
+            format!("{root}/benches")
+        };
+        std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(format!("{dir}/peers.csv"), write_csv(&rows)).unwrap();
         let labels: Vec<_> = SIZES.iter().map(|s| s.1).collect();
         std::fs::write(
@@ -725,7 +732,7 @@ fn main() {
             write_svg(&rows[..SIZES.len()], &labels),
         )
         .unwrap();
-        println!("\nwrote benches/peers.csv and benches/peers.svg");
+        println!("\nwrote {dir}/peers.csv and peers.svg");
     }
 }
 
