@@ -8,7 +8,7 @@ use std::net::Shutdown;
 use std::time::{Duration, Instant};
 
 use chanstream::{Conn, Error, Listener, Network};
-use common::pattern;
+use common::{pattern, tokio_runtime};
 use futures::io::{AsyncReadExt, AsyncWriteExt};
 
 const PING_PONGS: u32 = 200;
@@ -92,14 +92,6 @@ fn exchange_under_smol() {
         server.await;
         client.await;
     });
-}
-
-fn tokio_runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
 }
 
 #[test]

@@ -3,24 +3,19 @@
 //! making unary and server-streaming calls.
 #![cfg(feature = "tokio")]
 
+mod common;
+
 #[path = "../examples/support/grpc_echo.rs"]
 mod grpc_echo;
 
 use chanstream::Network;
+use common::tokio_runtime;
 use futures::StreamExt;
 use grpc_echo::{call_unary, client, serve, shout, ticks};
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
 #[test]
 fn unary_and_server_streaming_calls_over_chanstream() {
-    runtime().block_on(async {
+    tokio_runtime().block_on(async {
         let net = Network::new();
         let (stop, stopped) = tokio::sync::oneshot::channel();
         let server = serve(net.bind("grpc.test").unwrap(), stopped);
@@ -56,7 +51,7 @@ fn unary_and_server_streaming_calls_over_chanstream() {
 
 #[test]
 fn many_concurrent_calls_from_several_clients() {
-    runtime().block_on(async {
+    tokio_runtime().block_on(async {
         let net = Network::new();
         let (stop, stopped) = tokio::sync::oneshot::channel();
         let server = serve(net.bind("grpc.test").unwrap(), stopped);

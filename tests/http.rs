@@ -2,11 +2,14 @@
 //! keep-alive connection, and many connections served from one `Listener`.
 #![cfg(feature = "tokio")]
 
+mod common;
+
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use chanstream::{Listener, Network};
+use common::tokio_runtime;
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
 use hyper::server::conn::http1;
@@ -65,17 +68,9 @@ async fn post(
     String::from_utf8(body.to_vec()).unwrap()
 }
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
 #[test]
 fn several_requests_share_one_keep_alive_connection() {
-    runtime().block_on(async {
+    tokio_runtime().block_on(async {
         let net = Network::new();
         let accepted = Arc::new(AtomicUsize::new(0));
         serve(net.bind("svc").unwrap(), accepted.clone());
@@ -93,7 +88,7 @@ fn several_requests_share_one_keep_alive_connection() {
 
 #[test]
 fn many_connections_from_one_listener() {
-    runtime().block_on(async {
+    tokio_runtime().block_on(async {
         let net = Network::new();
         let accepted = Arc::new(AtomicUsize::new(0));
         serve(

@@ -156,3 +156,12 @@ pub fn signal_pending_to<F: Future>(fut: F, tx: mpsc::Sender<()>) -> SignalPendi
         tx: Some(tx),
     }
 }
+
+/// A multi-threaded tokio runtime with two workers, for the tests that run under tokio.
+pub fn tokio_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
