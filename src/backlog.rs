@@ -102,6 +102,11 @@ impl Backlog {
         self.rx.recv()
     }
 
+    /// The next queued entry if there is one now, without waiting.
+    pub(crate) fn try_recv(&self) -> Result<Arc<Request>, TryRecvError> {
+        self.rx.try_recv()
+    }
+
     /// Accepts `request` if its dialer is still waiting, returning the accepting end.
     pub(crate) fn claim(&self, request: &Request) -> Option<Conn> {
         let conn = self.settle(request, ACCEPTED)?;

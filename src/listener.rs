@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
 use std::time::Instant;
 
-use async_channel::Recv;
+use async_channel::{Recv, TryRecvError};
 use futures::stream::Stream;
 
 use crate::backlog::{Backlog, Request};
@@ -408,6 +408,17 @@ impl Future for Accept<'_> {
         let listener = this.listener;
         loop {
             let deadline = listener.gate.check(cx)?;
+            // A dial already queued is taken without creating (and boxing) a `Recv` future.
+            if this.recv.is_none() {
+                match listener.backlog.try_recv() {
+                    Ok(request) => match listener.backlog.claim(&request) {
+                        Some(conn) => return Poll::Ready(Ok(conn)),
+                        None => continue, // stale: its dialer gave up
+                    },
+                    Err(TryRecvError::Closed) => return Poll::Ready(Err(Error::ListenerClosed)),
+                    Err(TryRecvError::Empty) => {}
+                }
+            }
             let recv = this
                 .recv
                 .get_or_insert_with(|| Box::pin(listener.backlog.recv()));
