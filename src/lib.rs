@@ -133,6 +133,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 
+mod accept;
 mod addr;
 mod backlog;
 mod conn;
@@ -151,11 +152,12 @@ mod waiters;
 
 use std::time::Duration;
 
+pub use accept::{Accept, Incoming};
 pub use addr::Addr;
 pub use conn::Conn;
 pub use connect::Connect;
 pub use error::Error;
-pub use listener::{Accept, Incoming, Listener, ListenerBuilder};
+pub use listener::{Listener, ListenerBuilder};
 pub use network::Network;
 pub use reader::Reader;
 

@@ -1,25 +1,18 @@
-//! The accepting side: a name bound in a [`Network`], its backlog, and its accept deadline.
+//! The accepting side: a name bound in a [`Network`], with its backlog and accept deadline.
 
 use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::task::{Context, Poll};
+use std::sync::Arc;
 use std::time::Instant;
 
-use async_channel::{Recv, TryRecvError};
-use futures::stream::Stream;
-
-use crate::backlog::{Backlog, Request};
-use crate::deadline::{self, Timer};
-use crate::waiters::WaitList;
-use crate::{Addr, Conn, Error, Network, DEFAULT_BACKLOG, DEFAULT_BUFFER_SIZE};
+use crate::accept::{Accept, AcceptGate, Incoming};
+use crate::backlog::Backlog;
+use crate::{Addr, Error, Network, DEFAULT_BACKLOG, DEFAULT_BUFFER_SIZE};
 
 /// A name bound in a [`Network`], accepting the connections dialed to it.
 ///
 /// # Lifecycle
 ///
-/// [`bind`](Listener::bind) registers the name. Each [`Conn::connect`] to it queues a request in
+/// [`bind`](Listener::bind) registers the name. Each [`Conn::connect`](crate::Conn::connect) to it queues a request in
 /// the backlog (at most [`backlog`](ListenerBuilder::backlog) at a time; beyond that dials fail
 /// at once with [`Error::ListenQueueFull`]) and waits; [`accept`](Listener::accept) takes the
 /// oldest request still waiting and returns the accepting end, which completes the dial.
@@ -47,18 +40,6 @@ pub struct Listener {
     network: Network,
     backlog: Arc<Backlog>,
     gate: Arc<AcceptGate>,
-}
-
-/// The accept deadline and the `accept`s waiting under it.
-struct AcceptGate {
-    state: Mutex<GateState>,
-    timer: Timer,
-}
-
-struct GateState {
-    deadline: Option<Instant>,
-    /// `accept`s waiting, woken when the deadline changes or passes.
-    waiters: WaitList,
 }
 
 /// Options for binding a [`Listener`]: its backlog and the buffer size of its connections.
@@ -166,13 +147,7 @@ impl ListenerBuilder {
         Ok(Listener {
             network: self.network.clone(),
             backlog,
-            gate: Arc::new(AcceptGate {
-                state: Mutex::new(GateState {
-                    deadline: None,
-                    waiters: WaitList::default(),
-                }),
-                timer: Timer::new(),
-            }),
+            gate: AcceptGate::new(),
         })
     }
 }
@@ -236,10 +211,7 @@ impl Listener {
     /// # }).unwrap();
     /// ```
     pub fn accept(&self) -> Accept<'_> {
-        Accept {
-            listener: self,
-            recv: None,
-        }
+        Accept::new(&self.backlog, &self.gate)
     }
 
     /// The accepted connections, one `accept` after another. The stream ends once the listener
@@ -260,10 +232,7 @@ impl Listener {
     /// # }).unwrap();
     /// ```
     pub fn incoming(&self) -> Incoming<'_> {
-        Incoming {
-            listener: self,
-            accept: None,
-        }
+        Incoming::new(self)
     }
 
     /// The network this listener is bound in.
@@ -289,7 +258,7 @@ impl Listener {
         self.backlog.addr().clone()
     }
 
-    /// Sets the accept deadline; `None` clears it. Like a [`Conn`]'s deadlines it applies to
+    /// Sets the accept deadline; `None` clears it. Like a [`Conn`](crate::Conn)'s deadlines it applies to
     /// `accept`s already waiting, which re-check at once; once it has passed, every `accept`
     /// fails with [`Error::AcceptTimeout`] until it is cleared or moved later.
     ///
@@ -305,14 +274,7 @@ impl Listener {
     /// # }).unwrap();
     /// ```
     pub fn set_deadline(&self, deadline: Option<Instant>) {
-        let mut st = self.gate.lock();
-        st.deadline = deadline;
-        let woken = st.waiters.take();
-        drop(st);
-        if deadline.is_none() {
-            self.gate.timer.disarm();
-        }
-        woken.wake();
+        self.gate.set_deadline(deadline);
     }
 
     /// Closes the listener: unregisters its name at once, refuses the dials waiting in its
@@ -350,147 +312,6 @@ impl fmt::Debug for Listener {
         f.debug_struct("Listener")
             .field("network", &self.network)
             .field("backlog", &self.backlog)
-            .finish()
-    }
-}
-
-impl AcceptGate {
-    fn lock(&self) -> MutexGuard<'_, GateState> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Registers the caller to hear of deadline changes, then checks the deadline.
-    fn check(&self, cx: &Context<'_>) -> Result<Option<Instant>, Error> {
-        let mut st = self.lock();
-        if deadline::passed(st.deadline) {
-            return Err(Error::AcceptTimeout);
-        }
-        st.waiters.register(cx.waker());
-        Ok(st.deadline)
-    }
-
-    fn arm(self: &Arc<Self>, at: Instant) {
-        self.timer.arm(at, || {
-            let gate = Arc::downgrade(self);
-            Box::new(move || {
-                if let Some(gate) = gate.upgrade() {
-                    let woken = gate.lock().waiters.take();
-                    woken.wake();
-                }
-            })
-        });
-    }
-}
-
-/// The future returned by [`Listener::accept`].
-///
-/// ```
-/// # futures::executor::block_on(async {
-/// let net = chanstream::Network::new();
-/// let listener = net.bind("svc")?;
-/// let accept: chanstream::Accept<'_> = listener.accept();
-/// let (server, _client) = futures::try_join!(accept, net.connect("svc"))?;
-/// assert_eq!(server.local_addr().as_str(), "svc");
-/// # Ok::<(), chanstream::Error>(())
-/// # }).unwrap();
-/// ```
-#[must_use = "futures do nothing unless you `.await` or poll them"]
-pub struct Accept<'a> {
-    listener: &'a Listener,
-    recv: Option<Pin<Box<Recv<'a, Arc<Request>>>>>,
-}
-
-impl Future for Accept<'_> {
-    type Output = Result<Conn, Error>;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = &mut *self;
-        let listener = this.listener;
-        loop {
-            let deadline = listener.gate.check(cx)?;
-            // A dial already queued is taken without creating (and boxing) a `Recv` future.
-            if this.recv.is_none() {
-                match listener.backlog.try_recv() {
-                    Ok(request) => match listener.backlog.claim(&request) {
-                        Some(conn) => return Poll::Ready(Ok(conn)),
-                        None => continue, // stale: its dialer gave up
-                    },
-                    Err(TryRecvError::Closed) => return Poll::Ready(Err(Error::ListenerClosed)),
-                    Err(TryRecvError::Empty) => {}
-                }
-            }
-            let recv = this
-                .recv
-                .get_or_insert_with(|| Box::pin(listener.backlog.recv()));
-            match recv.as_mut().poll(cx) {
-                Poll::Ready(Ok(request)) => {
-                    this.recv = None;
-                    // A stale entry (its dialer gave up) is skipped.
-                    if let Some(conn) = listener.backlog.claim(&request) {
-                        return Poll::Ready(Ok(conn));
-                    }
-                }
-                Poll::Ready(Err(_closed)) => {
-                    this.recv = None;
-                    return Poll::Ready(Err(Error::ListenerClosed));
-                }
-                Poll::Pending => {
-                    if let Some(at) = deadline {
-                        listener.gate.arm(at);
-                    }
-                    return Poll::Pending;
-                }
-            }
-        }
-    }
-}
-
-impl fmt::Debug for Accept<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Accept")
-            .field("listener", &self.listener.local_addr())
-            .finish()
-    }
-}
-
-/// The stream returned by [`Listener::incoming`].
-///
-/// ```
-/// # futures::executor::block_on(async {
-/// use futures::StreamExt;
-/// let net = chanstream::Network::new();
-/// let listener = net.bind("svc")?;
-/// let mut incoming: chanstream::Incoming<'_> = listener.incoming();
-/// let (server, _client) = futures::join!(incoming.next(), net.connect("svc"));
-/// assert!(server.unwrap().is_ok());
-/// # Ok::<(), chanstream::Error>(())
-/// # }).unwrap();
-/// ```
-#[must_use = "streams do nothing unless polled"]
-pub struct Incoming<'a> {
-    listener: &'a Listener,
-    accept: Option<Accept<'a>>,
-}
-
-impl Stream for Incoming<'_> {
-    type Item = Result<Conn, Error>;
-
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let listener = self.listener;
-        let accept = self.accept.get_or_insert_with(|| listener.accept());
-        let out = futures::ready!(Pin::new(accept).poll(cx));
-        self.accept = None;
-        Poll::Ready(match out {
-            Err(Error::ListenerClosed) => None,
-            other => Some(other),
-        })
-    }
-}
-
-impl fmt::Debug for Incoming<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Incoming")
-            .field("listener", &self.listener.local_addr())
             .finish()
     }
 }

@@ -22,6 +22,8 @@ use crate::Error;
 #[derive(Debug)]
 pub(crate) struct Pipe {
     state: Mutex<State>,
+    /// The most bytes the buffer may hold (fixed, so read without the lock).
+    capacity: usize,
     /// Wake the readers (index [`Side::Read`]) or writers ([`Side::Write`]) when their deadline
     /// passes; allocated when a deadline is first waited under, so that connections that never
     /// use deadlines do not pay for them.
@@ -33,10 +35,8 @@ pub(crate) struct Pipe {
 
 #[derive(Debug)]
 struct State {
-    /// Bytes written and not yet read.
+    /// Bytes written and not yet read; at most the pipe's capacity.
     buf: Ring,
-    /// The most bytes `buf` may hold.
-    capacity: usize,
     /// The reading end shut down reading: buffered and later bytes are discarded, writes fail.
     read_shut: bool,
     /// The writing end shut down writing: readers get the buffered bytes, then end of stream.
@@ -68,13 +68,13 @@ impl Pipe {
         Pipe {
             state: Mutex::new(State {
                 buf: Ring::default(),
-                capacity,
                 read_shut: false,
                 write_shut: false,
                 index,
                 deadlines: None,
                 waiters: [WaitList::default(), WaitList::default()],
             }),
+            capacity,
             timers: OnceLock::new(),
             link,
         }
@@ -154,9 +154,9 @@ impl Pipe {
     }
 
     pub(crate) fn poll_write(&self, cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
+        let capacity = self.capacity;
         self.poll_write_with(cx, data.len(), |st| {
-            let n = (st.capacity - st.buf.len()).min(data.len());
-            let capacity = st.capacity;
+            let n = (capacity - st.buf.len()).min(data.len());
             st.buf.push(&data[..n], capacity);
             Some(n)
         })
@@ -171,11 +171,11 @@ impl Pipe {
         chunk: &mut Option<Vec<u8>>,
     ) -> Poll<io::Result<()>> {
         let len = chunk.as_ref().map_or(0, Vec::len);
+        let capacity = self.capacity;
         self.poll_write_with(cx, len, |st| {
             if st.buf.is_empty() {
                 st.buf = Ring::from_vec(chunk.take().unwrap_or_default());
-            } else if st.capacity - st.buf.len() >= len {
-                let capacity = st.capacity;
+            } else if capacity - st.buf.len() >= len {
                 st.buf.push(&chunk.take().unwrap_or_default(), capacity);
             } else {
                 return None;
@@ -206,7 +206,7 @@ impl Pipe {
         if len == 0 {
             return Poll::Ready(Ok(T::default()));
         }
-        if st.buf.len() < st.capacity {
+        if st.buf.len() < self.capacity {
             if let Some(done) = put(&mut st) {
                 let woken = st.waiters[Side::Read as usize].take();
                 drop(st);
@@ -219,7 +219,7 @@ impl Pipe {
 
     /// The most bytes this direction buffers.
     pub(crate) fn capacity(&self) -> usize {
-        self.lock().capacity
+        self.capacity
     }
 
     /// Registers the caller as waiting on `side`, and makes sure its deadline, if any, has a

@@ -181,24 +181,32 @@ impl Reader {
     /// # }).unwrap();
     /// ```
     pub async fn read_owned(&mut self) -> io::Result<Vec<u8>> {
+        if self.check_held()? {
+            return Ok(std::mem::take(&mut self.held).into_vec());
+        }
+        self.conn.read_owned().await
+    }
+
+    /// Whether this reader holds bytes it may still hand out. It drops them once reading was
+    /// shut down (the connection then reports end of stream) and fails once the read deadline
+    /// has passed, as any read would.
+    fn check_held(&mut self) -> io::Result<bool> {
         if self.held.is_empty() {
-            return self.conn.read_owned().await;
+            return Ok(false);
         }
-        if !self.conn.incoming().check_read()? {
-            self.held = Ring::default();
-            return Ok(Vec::new());
+        if self.conn.incoming().check_read()? {
+            return Ok(true);
         }
-        Ok(std::mem::take(&mut self.held).into_vec())
+        self.held = Ring::default();
+        Ok(false)
     }
 }
 
 impl AsyncBufRead for Reader {
     fn poll_fill_buf(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<&[u8]>> {
         let this = self.get_mut();
-        if this.held.is_empty() {
+        if !this.check_held()? {
             futures::ready!(this.conn.incoming().poll_take(cx, &mut this.held))?;
-        } else if !this.conn.incoming().check_read()? {
-            this.held = Ring::default();
         }
         Poll::Ready(Ok(this.held.front()))
     }
@@ -215,14 +223,10 @@ impl AsyncRead for Reader {
         buf: &mut [u8],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
-        if this.held.is_empty() {
-            return this.conn.poll_read_bytes(cx, buf);
+        if this.check_held()? {
+            return Poll::Ready(Ok(this.held.pop_into(buf)));
         }
-        if !this.conn.incoming().check_read()? {
-            this.held = Ring::default();
-            return Poll::Ready(Ok(0));
-        }
-        Poll::Ready(Ok(this.held.pop_into(buf)))
+        this.conn.poll_read_bytes(cx, buf)
     }
 }
 

@@ -371,3 +371,28 @@ fn deadline_far_beyond_the_clock_never_fires_and_never_panics() {
         assert_eq!(h.join().unwrap().unwrap(), 2);
     });
 }
+
+#[test]
+fn deadline_change_wakes_an_accept_after_another_accept_of_its_task_completed() {
+    let net = Network::new();
+    let listener = net.bind("svc").unwrap();
+    // Two accepts pending in one task (one waker), as under `join!`.
+    let (waker, count) = counting_waker();
+    let mut first = listener.accept();
+    let mut second = listener.accept();
+    assert!(poll_once(&mut first, &waker).is_pending());
+    assert!(poll_once(&mut second, &waker).is_pending());
+    // A dial completes the first one.
+    let mut dial = net.connect("svc");
+    let _ = poll_once(&mut dial, &waker);
+    assert!(matches!(poll_once(&mut first, &waker), Poll::Ready(Ok(_))));
+    drop(first);
+    // The second one is still registered: moving the deadline into the past wakes it.
+    let before = count.count();
+    listener.set_deadline(Some(past()));
+    assert!(count.count() > before, "the waiting accept was not woken");
+    assert!(matches!(
+        poll_once(&mut second, &waker),
+        Poll::Ready(Err(Error::AcceptTimeout))
+    ));
+}

@@ -1,0 +1,259 @@
+//! Accepting: the futures behind [`Listener::accept`] and [`Listener::incoming`], and the
+//! listener's accept deadline.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll, Waker};
+use std::time::Instant;
+
+use async_channel::{Recv, TryRecvError};
+use futures::stream::Stream;
+
+use crate::backlog::{Backlog, Request};
+use crate::deadline::{self, Timer};
+use crate::{Conn, Error, Listener};
+
+/// A listener's accept deadline and the `accept`s waiting under it.
+pub(crate) struct AcceptGate {
+    state: Mutex<GateState>,
+    timer: Timer,
+}
+
+struct GateState {
+    deadline: Option<Instant>,
+    /// The waiting `accept`s, each under an id of its own: an `accept` leaves the list when it
+    /// completes or is dropped, so the list never holds more than the live `accept`s, however
+    /// many tasks have accepted before (wakers of finished tasks would otherwise pile up, as the
+    /// list is not emptied when it is woken).
+    waiting: Vec<(u64, Waker)>,
+    next_id: u64,
+}
+
+impl AcceptGate {
+    pub(crate) fn new() -> Arc<AcceptGate> {
+        Arc::new(AcceptGate {
+            state: Mutex::new(GateState {
+                deadline: None,
+                waiting: Vec::new(),
+                next_id: 0,
+            }),
+            timer: Timer::new(),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, GateState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Sets the deadline and wakes the waiting `accept`s, which re-check it.
+    pub(crate) fn set_deadline(&self, deadline: Option<Instant>) {
+        self.lock().deadline = deadline;
+        if deadline.is_none() {
+            self.timer.disarm();
+        }
+        self.wake_all();
+    }
+
+    fn wake_all(&self) {
+        let wakers: Vec<Waker> = self.lock().waiting.iter().map(|(_, w)| w.clone()).collect();
+        for w in wakers {
+            w.wake();
+        }
+    }
+
+    fn passed(&self) -> bool {
+        deadline::passed(self.lock().deadline)
+    }
+
+    /// Registers waiter `id` (assigning one on first use) with `waker`, re-checking the deadline
+    /// under the same lock, so that a change made meanwhile is not missed. Returns the deadline
+    /// to arm a timer for.
+    fn wait(&self, id: &mut Option<u64>, waker: &Waker) -> Result<Option<Instant>, Error> {
+        let mut st = self.lock();
+        if deadline::passed(st.deadline) {
+            return Err(Error::AcceptTimeout);
+        }
+        let key = *id.get_or_insert_with(|| {
+            st.next_id += 1;
+            st.next_id
+        });
+        match st.waiting.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, w)) if w.will_wake(waker) => {}
+            Some((_, w)) => *w = waker.clone(),
+            None => st.waiting.push((key, waker.clone())),
+        }
+        Ok(st.deadline)
+    }
+
+    /// Removes waiter `id`, if registered.
+    fn leave(&self, id: &mut Option<u64>) {
+        if let Some(key) = id.take() {
+            self.lock().waiting.retain(|(k, _)| *k != key);
+        }
+    }
+
+    fn arm(self: &Arc<Self>, at: Instant) {
+        self.timer.arm(at, || {
+            let gate = Arc::downgrade(self);
+            Box::new(move || {
+                if let Some(gate) = gate.upgrade() {
+                    gate.wake_all();
+                }
+            })
+        });
+    }
+}
+
+/// The future returned by [`Listener::accept`].
+///
+/// ```
+/// # futures::executor::block_on(async {
+/// let net = chanstream::Network::new();
+/// let listener = net.bind("svc")?;
+/// let accept: chanstream::Accept<'_> = listener.accept();
+/// let (server, _client) = futures::try_join!(accept, net.connect("svc"))?;
+/// assert_eq!(server.local_addr().as_str(), "svc");
+/// # Ok::<(), chanstream::Error>(())
+/// # }).unwrap();
+/// ```
+#[must_use = "futures do nothing unless you `.await` or poll them"]
+pub struct Accept<'a> {
+    backlog: &'a Backlog,
+    gate: &'a Arc<AcceptGate>,
+    /// Created only when no dial is queued and this `accept` has to wait.
+    recv: Option<Pin<Box<Recv<'a, Arc<Request>>>>>,
+    /// This `accept`'s place among the gate's waiters, while it waits.
+    waiting: Option<u64>,
+}
+
+impl<'a> Accept<'a> {
+    pub(crate) fn new(backlog: &'a Backlog, gate: &'a Arc<AcceptGate>) -> Accept<'a> {
+        Accept {
+            backlog,
+            gate,
+            recv: None,
+            waiting: None,
+        }
+    }
+
+    fn finish(&mut self, out: Result<Conn, Error>) -> Poll<Result<Conn, Error>> {
+        self.recv = None;
+        self.gate.leave(&mut self.waiting);
+        Poll::Ready(out)
+    }
+}
+
+impl Future for Accept<'_> {
+    type Output = Result<Conn, Error>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = &mut *self;
+        loop {
+            if this.gate.passed() {
+                return this.finish(Err(Error::AcceptTimeout));
+            }
+            // A dial already queued is taken without creating (and boxing) a `Recv` future.
+            let next = match this.recv.as_mut() {
+                Some(recv) => recv.as_mut().poll(cx).map(Result::ok),
+                None => match this.backlog.try_recv() {
+                    Ok(request) => Poll::Ready(Some(request)),
+                    Err(TryRecvError::Closed) => Poll::Ready(None),
+                    Err(TryRecvError::Empty) => {
+                        let backlog = this.backlog;
+                        let recv = this.recv.insert(Box::pin(backlog.recv()));
+                        recv.as_mut().poll(cx).map(Result::ok)
+                    }
+                },
+            };
+            match next {
+                Poll::Ready(Some(request)) => {
+                    this.recv = None;
+                    // A stale entry (its dialer gave up) is skipped.
+                    if let Some(conn) = this.backlog.claim(&request) {
+                        return this.finish(Ok(conn));
+                    }
+                }
+                Poll::Ready(None) => return this.finish(Err(Error::ListenerClosed)),
+                Poll::Pending => {
+                    return match this.gate.wait(&mut this.waiting, cx.waker()) {
+                        Err(e) => this.finish(Err(e)),
+                        Ok(deadline) => {
+                            if let Some(at) = deadline {
+                                this.gate.arm(at);
+                            }
+                            Poll::Pending
+                        }
+                    };
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Accept<'_> {
+    fn drop(&mut self) {
+        self.gate.leave(&mut self.waiting);
+    }
+}
+
+impl fmt::Debug for Accept<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Accept")
+            .field("listener", self.backlog.addr())
+            .field("waiting", &self.waiting.is_some())
+            .finish()
+    }
+}
+
+/// The stream returned by [`Listener::incoming`].
+///
+/// ```
+/// # futures::executor::block_on(async {
+/// use futures::StreamExt;
+/// let net = chanstream::Network::new();
+/// let listener = net.bind("svc")?;
+/// let mut incoming: chanstream::Incoming<'_> = listener.incoming();
+/// let (server, _client) = futures::join!(incoming.next(), net.connect("svc"));
+/// assert!(server.unwrap().is_ok());
+/// # Ok::<(), chanstream::Error>(())
+/// # }).unwrap();
+/// ```
+#[must_use = "streams do nothing unless polled"]
+pub struct Incoming<'a> {
+    listener: &'a Listener,
+    accept: Option<Accept<'a>>,
+}
+
+impl<'a> Incoming<'a> {
+    pub(crate) fn new(listener: &'a Listener) -> Incoming<'a> {
+        Incoming {
+            listener,
+            accept: None,
+        }
+    }
+}
+
+impl Stream for Incoming<'_> {
+    type Item = Result<Conn, Error>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let listener = self.listener;
+        let accept = self.accept.get_or_insert_with(|| listener.accept());
+        let out = futures::ready!(Pin::new(accept).poll(cx));
+        self.accept = None;
+        Poll::Ready(match out {
+            Err(Error::ListenerClosed) => None,
+            other => Some(other),
+        })
+    }
+}
+
+impl fmt::Debug for Incoming<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Incoming")
+            .field("listener", &self.listener.local_addr())
+            .finish()
+    }
+}
