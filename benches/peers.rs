@@ -1,5 +1,6 @@
 //! chanstream against the in-process streams people use instead, measured side by side in one
-//! run, all driven by the same `block_on` executor (smol's, which also drives the Unix sockets).
+//! run, all driven by the same plain executor, `futures::executor::block_on` (the Unix sockets
+//! need a reactor, so they get smol's `block_on`, which drives one).
 //!
 //! `cargo bench --bench peers` for the full run (a few minutes), `-- --quick` for well under a
 //! minute, `-- --only SECTION` for one section (throughput, in-place, owned, ping-pong,
@@ -21,7 +22,7 @@ use futures::io::{
     AsyncBufRead, AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader,
 };
 use futures::StreamExt;
-use smol::{block_on, Async};
+use smol::Async;
 use tokio_util::compat::{Compat, TokioAsyncReadCompatExt};
 
 // ---- The contenders -----------------------------------------------------------------------
@@ -114,9 +115,10 @@ fn pair(peer: Peer, chan: &Listener) -> (End, End) {
         Peer::Chan => {
             let net = chan.network();
             let name = chan.local_addr();
-            let (a, b) =
-                block_on(async { futures::try_join!(net.connect(name.as_str()), chan.accept()) })
-                    .unwrap();
+            let (a, b) = block_on(peer, async {
+                futures::try_join!(net.connect(name.as_str()), chan.accept())
+            })
+            .unwrap();
             (Box::new(a), Box::new(b))
         }
         Peer::Duplex64K | Peer::Duplex1M => {
@@ -155,6 +157,17 @@ fn listener(backlog: usize) -> Listener {
 
 // ---- Measurements -------------------------------------------------------------------------
 
+/// Runs `fut` to completion on the calling thread, with the executor `peer` is measured under:
+/// the plainest one for the in-process streams, smol's (which drives the I/O reactor) for the
+/// Unix sockets.
+fn block_on<T>(peer: Peer, fut: impl std::future::Future<Output = T>) -> T {
+    if peer == Peer::Unix {
+        smol::block_on(fut)
+    } else {
+        futures::executor::block_on(fut)
+    }
+}
+
 /// One-way throughput in GB/s: `total` bytes in writes of `write` bytes, reader buffer 64 KiB.
 fn throughput(peer: Peer, write: usize, total: usize, threads: bool) -> f64 {
     let l = listener(1);
@@ -189,15 +202,15 @@ fn throughput(peer: Peer, write: usize, total: usize, threads: bool) -> f64 {
             };
             let h = s.spawn(move || {
                 pin(0);
-                block_on(send)
+                block_on(peer, send)
             });
             pin(1);
-            let got = block_on(recv);
+            let got = block_on(peer, recv);
             h.join().unwrap();
             got
         })
     } else {
-        block_on(async { futures::join!(send, recv).1 })
+        block_on(peer, async { futures::join!(send, recv).1 })
     };
     let secs = start.elapsed().as_secs_f64();
     assert_eq!(got, count * write);
@@ -230,7 +243,7 @@ fn in_place(peer: Peer, write: usize, total: usize) -> f64 {
     }
     let l = listener(1);
     let start = Instant::now();
-    let got = block_on(async {
+    let got = block_on(peer, async {
         match peer {
             Peer::Chan => {
                 let net = l.network();
@@ -263,11 +276,14 @@ fn owned(chunk: usize, total: usize) -> f64 {
         .bind("owned")
         .unwrap();
     let net = l.network();
-    let (a, b) = block_on(async { futures::try_join!(net.connect("owned"), l.accept()) }).unwrap();
+    let (a, b) = block_on(Peer::Chan, async {
+        futures::try_join!(net.connect("owned"), l.accept())
+    })
+    .unwrap();
     let count = total / chunk;
     let (give_back, mut returned) = futures::channel::mpsc::unbounded::<Vec<u8>>();
     let start = Instant::now();
-    let got = block_on(async {
+    let got = block_on(Peer::Chan, async {
         let send = async {
             let mut spare = vec![vec![1u8; chunk], vec![1u8; chunk]];
             for _ in 0..count {
@@ -303,8 +319,10 @@ fn ping_pong(peer: Peer, msg: usize, rounds: usize, threads: bool, deadlines: bo
     let (mut a, mut b) = if deadlines {
         assert_eq!(peer, Peer::Chan);
         let net = l.network();
-        let (a, b): (Conn, Conn) =
-            block_on(async { futures::try_join!(net.connect("bench"), l.accept()) }).unwrap();
+        let (a, b): (Conn, Conn) = block_on(peer, async {
+            futures::try_join!(net.connect("bench"), l.accept())
+        })
+        .unwrap();
         let far = Some(Instant::now() + Duration::from_secs(3600));
         a.set_deadline(far);
         b.set_deadline(far);
@@ -329,12 +347,12 @@ fn ping_pong(peer: Peer, msg: usize, rounds: usize, threads: bool, deadlines: bo
     let start = Instant::now();
     if threads {
         std::thread::scope(|s| {
-            let h = s.spawn(|| block_on(server));
-            block_on(client);
+            let h = s.spawn(|| block_on(peer, server));
+            block_on(peer, client);
             h.join().unwrap();
         });
     } else {
-        block_on(async { futures::join!(client, server) });
+        block_on(peer, async { futures::join!(client, server) });
     }
     start.elapsed().as_nanos() as f64 / rounds as f64
 }
@@ -345,7 +363,7 @@ fn setup_rate(peer: Peer, conns: usize) -> f64 {
     let start = Instant::now();
     for _ in 0..conns {
         let (mut a, mut b) = pair(peer, &l);
-        block_on(async {
+        block_on(peer, async {
             let mut byte = [1u8];
             a.write_all(&byte).await.unwrap();
             b.read_exact(&mut byte).await.unwrap();
@@ -406,7 +424,10 @@ fn idle_memory_child(peer: Peer, pairs: usize) {
             let l = listener(pairs);
             let net = l.network().clone();
             measure(pairs, || {
-                block_on(async { futures::try_join!(net.connect("bench"), l.accept()) }).unwrap()
+                block_on(peer, async {
+                    futures::try_join!(net.connect("bench"), l.accept())
+                })
+                .unwrap()
             })
         }
         Peer::Duplex64K => measure(pairs, || tokio::io::duplex(64 << 10)),

@@ -43,6 +43,10 @@ struct State {
     write_shut: bool,
     /// Which of its link's pipes this is (kept here, where it costs no padding).
     index: u8,
+    /// By [`Side`]: a timer is armed for the current deadline (or needs none), so a task that
+    /// starts waiting need not ask the timer. Cleared when the deadline changes or the timer
+    /// fires.
+    timed: [bool; 2],
     /// The reading end's read deadline and the writing end's write deadline, by [`Side`];
     /// boxed on first use, as most connections never set one.
     deadlines: Option<Box<[Option<Instant>; 2]>>,
@@ -71,6 +75,7 @@ impl Pipe {
                 read_shut: false,
                 write_shut: false,
                 index,
+                timed: [false; 2],
                 deadlines: None,
                 waiters: [WaitList::default(), WaitList::default()],
             }),
@@ -129,9 +134,7 @@ impl Pipe {
         }
         if !st.buf.is_empty() {
             let taken = take(&mut st.buf);
-            let woken = st.waiters[Side::Write as usize].take();
-            drop(st);
-            woken.wake();
+            st.waiters[Side::Write as usize].wake();
             return Poll::Ready(Ok(taken));
         }
         if st.write_shut {
@@ -208,9 +211,7 @@ impl Pipe {
         }
         if st.buf.len() < self.capacity {
             if let Some(done) = put(&mut st) {
-                let woken = st.waiters[Side::Read as usize].take();
-                drop(st);
-                woken.wake();
+                st.waiters[Side::Read as usize].wake();
                 return Poll::Ready(Ok(done));
             }
         }
@@ -226,7 +227,11 @@ impl Pipe {
     /// timer. The timer is armed after the lock is released: its action takes the same lock.
     fn wait<T>(&self, mut st: MutexGuard<'_, State>, cx: &Context<'_>, side: Side) -> Poll<T> {
         st.waiters[side as usize].register(cx.waker());
-        let (at, index) = (st.deadline(side), st.index);
+        let at = st.deadline(side);
+        if at.is_none() || std::mem::replace(&mut st.timed[side as usize], true) {
+            return Poll::Pending;
+        }
+        let index = st.index;
         drop(st);
         if let Some(at) = at {
             self.timer(side).arm(at, || self.waker_of(index, side));
@@ -256,20 +261,18 @@ impl Pipe {
         if at.is_some() || st.deadlines.is_some() {
             st.deadlines.get_or_insert_with(Box::default)[side as usize] = at;
         }
-        let woken = st.waiters[side as usize].take();
+        st.timed[side as usize] = false;
+        st.waiters[side as usize].wake();
         drop(st);
         if let (None, Some(timers)) = (at, self.timers.get()) {
             timers[side as usize].disarm();
         }
-        woken.wake();
     }
 
     fn wake_all(&self, mut st: MutexGuard<'_, State>) {
-        let [readers, writers] = &mut st.waiters;
-        let (readers, writers) = (readers.take(), writers.take());
-        drop(st);
-        readers.wake();
-        writers.wake();
+        for waiters in &mut st.waiters {
+            waiters.wake();
+        }
     }
 
     /// The action of a deadline timer: wake the waiters of `side`, if the pipe still exists.
@@ -278,8 +281,9 @@ impl Pipe {
         Box::new(move || {
             if let Some(link) = link.upgrade() {
                 let pipe = link.pipe(index);
-                let woken = pipe.lock().waiters[side as usize].take();
-                woken.wake();
+                let mut st = pipe.lock();
+                st.timed[side as usize] = false;
+                st.waiters[side as usize].wake();
             }
         })
     }
