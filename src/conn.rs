@@ -59,6 +59,14 @@ use crate::{Addr, Error, Network};
 /// A read or write that returns `Pending` has consumed or accepted no bytes, so dropping its
 /// future loses nothing.
 ///
+/// # Fairness
+///
+/// A stream that is always ready (a peer on another thread keeps it fed, or keeps draining it)
+/// must not let one task loop over it forever while the other tasks of its executor wait. After
+/// 128 reads (writes) in a row that moved bytes without waiting, the next read (write) moves
+/// nothing: it wakes its task and returns `Pending` once, so the executor runs the others first.
+/// Zero-length operations, errors and end of stream are returned at once, as always.
+///
 /// # Examples
 ///
 /// ```

@@ -47,6 +47,8 @@ struct State {
     /// starts waiting need not ask the timer. Cleared when the deadline changes or the timer
     /// fires.
     timed: [bool; 2],
+    /// By [`Side`]: operations in a row that completed without waiting (see [`YIELD_AFTER`]).
+    streak: [u8; 2],
     /// The reading end's read deadline and the writing end's write deadline, by [`Side`];
     /// boxed on first use, as most connections never set one.
     deadlines: Option<Box<[Option<Instant>; 2]>>,
@@ -54,7 +56,25 @@ struct State {
     waiters: [WaitList; 2],
 }
 
+/// After this many reads (writes) in a row that moved bytes without ever waiting, the next one
+/// yields: it returns `Pending` having moved nothing, after waking its task, so that a task
+/// looping over a stream that is always ready (a peer on another thread keeps it fed) lets the
+/// other tasks of its executor run. The same number as tokio's per-task budget.
+const YIELD_AFTER: u8 = 128;
+
 impl State {
+    /// Counts a read (write) about to move bytes without waiting; `true` when it should yield
+    /// instead (see [`YIELD_AFTER`]).
+    fn should_yield(&mut self, side: Side) -> bool {
+        let streak = &mut self.streak[side as usize];
+        if *streak == YIELD_AFTER {
+            *streak = 0;
+            return true;
+        }
+        *streak += 1;
+        false
+    }
+
     fn deadline(&self, side: Side) -> Option<Instant> {
         self.deadlines.as_ref().and_then(|d| d[side as usize])
     }
@@ -76,6 +96,7 @@ impl Pipe {
                 write_shut: false,
                 index,
                 timed: [false; 2],
+                streak: [0; 2],
                 deadlines: None,
                 waiters: [WaitList::default(), WaitList::default()],
             }),
@@ -133,6 +154,9 @@ impl Pipe {
             return Poll::Ready(Ok(T::default()));
         }
         if !st.buf.is_empty() {
+            if st.should_yield(Side::Read) {
+                return yield_now(cx);
+            }
             let taken = take(&mut st.buf);
             st.waiters[Side::Write as usize].wake();
             return Poll::Ready(Ok(taken));
@@ -210,6 +234,9 @@ impl Pipe {
             return Poll::Ready(Ok(T::default()));
         }
         if st.buf.len() < self.capacity {
+            if st.should_yield(Side::Write) {
+                return yield_now(cx);
+            }
             if let Some(done) = put(&mut st) {
                 st.waiters[Side::Read as usize].wake();
                 return Poll::Ready(Ok(done));
@@ -227,6 +254,7 @@ impl Pipe {
     /// timer. The timer is armed after the lock is released: its action takes the same lock.
     fn wait<T>(&self, mut st: MutexGuard<'_, State>, cx: &Context<'_>, side: Side) -> Poll<T> {
         st.waiters[side as usize].register(cx.waker());
+        st.streak[side as usize] = 0;
         let at = st.deadline(side);
         if at.is_none() || std::mem::replace(&mut st.timed[side as usize], true) {
             return Poll::Pending;
@@ -287,4 +315,10 @@ impl Pipe {
             }
         })
     }
+}
+
+/// Gives the executor a turn: wakes the task at once and returns `Pending`.
+fn yield_now<T>(cx: &Context<'_>) -> Poll<T> {
+    cx.waker().wake_by_ref();
+    Poll::Pending
 }
