@@ -46,7 +46,7 @@ where
 fn a_reader_whose_data_is_always_there_lets_other_tasks_run() {
     let (client, server) = pair();
     let data = pattern(1, OPS);
-    run(write_all(&client, &data));
+    run(write_all(&client, &data)).unwrap();
     let got = Rc::new(std::cell::RefCell::new(Vec::new()));
     let sink = got.clone();
     let server = Rc::new(server);
@@ -99,7 +99,7 @@ fn a_yield_is_only_a_pending_poll_that_moved_nothing() {
     // its task at once; the next poll reads the byte it did not take.
     let (client, server) = pair();
     let data = pattern(3, 200);
-    run(write_all(&client, &data));
+    run(write_all(&client, &data)).unwrap();
     let (waker, count) = common::counting_waker();
     let mut got = Vec::new();
     let mut pendings = 0;
