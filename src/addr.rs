@@ -31,6 +31,36 @@ impl Addr {
         Addr(name)
     }
 
+    /// `name#n`, built in one allocation (one is made for every dial).
+    pub(crate) fn numbered(name: &str, n: u64) -> Addr {
+        const ON_STACK: usize = 64;
+        let mut digits = [0u8; 20];
+        let mut start = digits.len();
+        let mut rest = n;
+        loop {
+            start -= 1;
+            digits[start] = b'0' + (rest % 10) as u8;
+            rest /= 10;
+            if rest == 0 {
+                break;
+            }
+        }
+        let digits = std::str::from_utf8(&digits[start..]).expect("ASCII digits");
+        let len = name.len() + 1 + digits.len();
+        if len > ON_STACK {
+            return Addr(format!("{name}#{digits}").into());
+        }
+        let mut text = [0u8; ON_STACK];
+        text[..name.len()].copy_from_slice(name.as_bytes());
+        text[name.len()] = b'#';
+        text[name.len() + 1..len].copy_from_slice(digits.as_bytes());
+        Addr(
+            std::str::from_utf8(&text[..len])
+                .expect("a name, '#' and digits")
+                .into(),
+        )
+    }
+
     /// The network family, always `"chan"` (the counterpart of Go's `net.Addr::Network`).
     ///
     /// ```
@@ -63,5 +93,20 @@ impl fmt::Display for Addr {
 impl fmt::Debug for Addr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Addr({:?})", &*self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Addr;
+
+    #[test]
+    fn numbered_addresses_read_name_hash_number() {
+        let long = "n".repeat(70);
+        for name in ["db", "名前", "a#b", long.as_str(), &long[..43], &long[..44]] {
+            for n in [0, 1, 9, 10, 12_345, u64::MAX] {
+                assert_eq!(Addr::numbered(name, n).as_str(), format!("{name}#{n}"));
+            }
+        }
     }
 }

@@ -13,6 +13,7 @@ use futures::io::{AsyncRead, AsyncWrite};
 use crate::connect::Connect;
 use crate::link::Link;
 use crate::pipe::{Pipe, Side};
+use crate::ring::Ring;
 use crate::{Addr, Error, Network};
 
 /// One end of an in-process connection: a bidirectional byte stream with the semantics of a TCP
@@ -336,7 +337,7 @@ impl Conn {
         cx: &mut Context<'_>,
         buf: &mut [u8],
     ) -> Poll<io::Result<usize>> {
-        self.incoming().poll_read(cx, buf)
+        self.incoming().poll_read(&self.link, cx, buf)
     }
 
     /// The write behind every `AsyncWrite` impl.
@@ -345,7 +346,21 @@ impl Conn {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        self.outgoing().poll_write(cx, buf)
+        self.outgoing().poll_write(&self.link, cx, buf)
+    }
+
+    /// Takes every buffered byte at once into `into` (see [`Pipe::poll_take`]).
+    pub(crate) fn poll_take(&self, cx: &mut Context<'_>, into: &mut Ring) -> Poll<io::Result<()>> {
+        self.incoming().poll_take(&self.link, cx, into)
+    }
+
+    /// Hands `chunk` over whole (see [`Pipe::poll_write_owned`]).
+    pub(crate) fn poll_write_chunk(
+        &self,
+        cx: &mut Context<'_>,
+        chunk: &mut Option<Vec<u8>>,
+    ) -> Poll<io::Result<()>> {
+        self.outgoing().poll_write_owned(&self.link, cx, chunk)
     }
 }
 

@@ -5,7 +5,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures_timer::Delay;
 
@@ -58,8 +58,7 @@ struct Waiting {
     request: Arc<Request>,
     /// The dialed end; `None` once handed out or given up.
     client: Option<Conn>,
-    /// When the request was queued, and the handshake timeout from then.
-    queued: Instant,
+    /// The handshake timeout.
     timeout: Duration,
     timer: Timer,
 }
@@ -67,14 +66,15 @@ struct Waiting {
 /// The handshake timer. It is armed only when the dial is still waiting after yielding once:
 /// when an `accept` is already running the dial completes on its second poll, and most dials
 /// then never create a timer (creating one wakes the timer thread, which would otherwise be the
-/// largest cost of setting up a connection).
+/// largest cost of setting up a connection), nor read the clock. The timeout therefore runs
+/// from the second poll, which follows the first at once (the first wakes its task).
 enum Timer {
     /// Not polled to `Pending` yet.
     Unarmed,
     /// Returned `Pending` once, after waking itself.
     Yielded,
-    /// Armed for what is left of the timeout; `None` if that lies beyond what the clock can
-    /// represent (it never fires).
+    /// Armed for the timeout; `None` if that lies beyond what the clock can represent (it
+    /// never fires).
     Armed(Option<Delay>),
 }
 
@@ -143,7 +143,6 @@ fn start(network: &Network, name: &str, timeout: Duration) -> Result<Waiting, Er
         backlog,
         request,
         client,
-        queued: Instant::now(),
         timeout,
         timer: Timer::Unarmed,
     })
@@ -161,10 +160,7 @@ impl Waiting {
                 cx.waker().wake_by_ref();
                 return Poll::Pending;
             }
-            Timer::Yielded => {
-                let left = self.timeout.saturating_sub(self.queued.elapsed());
-                self.timer = Timer::Armed(deadline::delay(left));
-            }
+            Timer::Yielded => self.timer = Timer::Armed(deadline::delay(self.timeout)),
             Timer::Armed(_) => {}
         }
         let Timer::Armed(Some(delay)) = &mut self.timer else {

@@ -24,11 +24,8 @@ impl Link {
     /// A new connection between a dialed end at `dialer` and an accepted end at `listener`,
     /// with one handle on each end.
     pub(crate) fn new(dialer: Addr, listener: Addr, capacity: usize) -> Arc<Link> {
-        Arc::new_cyclic(|link| Link {
-            pipes: [
-                Pipe::new(capacity, link.clone(), 0),
-                Pipe::new(capacity, link.clone(), 1),
-            ],
+        Arc::new(Link {
+            pipes: [Pipe::new(capacity, 0), Pipe::new(capacity, 1)],
             addrs: [dialer, listener],
             handles: [AtomicUsize::new(1), AtomicUsize::new(1)],
         })
@@ -56,9 +53,13 @@ impl Link {
         self.handles[usize::from(end)].fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Drops a handle of `end`; the last one shuts the end down both ways.
+    /// Drops a handle of `end`; the last one shuts the end down both ways, unless the other
+    /// end has no handles left either: then nothing can observe the shutdown (every operation
+    /// that could wait holds a handle), and the connection is simply freed.
     pub(crate) fn drop_handle(&self, end: u8) {
-        if self.handles[usize::from(end)].fetch_sub(1, Ordering::AcqRel) == 1 {
+        if self.handles[usize::from(end)].fetch_sub(1, Ordering::AcqRel) == 1
+            && self.handles[usize::from(1 - end)].load(Ordering::Acquire) != 0
+        {
             self.incoming(end).shut_read();
             self.outgoing(end).shut_write();
         }

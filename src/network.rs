@@ -167,7 +167,7 @@ impl Network {
     /// A fresh address for a dialed end: unique in this network.
     pub(crate) fn dialer_addr(&self, name: &str) -> Addr {
         let n = self.registry.dials.fetch_add(1, Ordering::Relaxed) + 1;
-        Addr::new(format!("{name}#{n}").into())
+        Addr::numbered(name, n)
     }
 }
 

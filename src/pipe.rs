@@ -2,7 +2,7 @@
 //! end that reads it.
 
 use std::io;
-use std::sync::{Mutex, MutexGuard, OnceLock, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::task::{Context, Poll};
 use std::time::Instant;
 
@@ -28,9 +28,6 @@ pub(crate) struct Pipe {
     /// passes; allocated when a deadline is first waited under, so that connections that never
     /// use deadlines do not pay for them.
     timers: OnceLock<Box<[Timer; 2]>>,
-    /// The connection this pipe is one direction of (weak, so that a pending timer keeps
-    /// nothing alive): what a timer's action needs to find the pipe again.
-    link: Weak<Link>,
 }
 
 #[derive(Debug)]
@@ -88,7 +85,7 @@ pub(crate) enum Side {
 }
 
 impl Pipe {
-    pub(crate) fn new(capacity: usize, link: Weak<Link>, index: u8) -> Pipe {
+    pub(crate) fn new(capacity: usize, index: u8) -> Pipe {
         Pipe {
             state: Mutex::new(State {
                 buf: Ring::default(),
@@ -102,7 +99,6 @@ impl Pipe {
             }),
             capacity,
             timers: OnceLock::new(),
-            link,
         }
     }
 
@@ -118,20 +114,29 @@ impl Pipe {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Reads into `out`. `link` is the connection this pipe belongs to, which a deadline timer
+    /// needs to find the pipe again (it holds it weakly, so a pending timer keeps nothing
+    /// alive); every operation that may wait takes it.
     pub(crate) fn poll_read(
         &self,
+        link: &Arc<Link>,
         cx: &mut Context<'_>,
         out: &mut [u8],
     ) -> Poll<io::Result<usize>> {
-        self.poll_read_with(cx, out.is_empty(), |buf| buf.pop_into(out))
+        self.poll_read_with(link, cx, out.is_empty(), |buf| buf.pop_into(out))
     }
 
     /// Takes every buffered byte at once: swaps the buffer with `into`, which must be empty, so
     /// the reader owns the bytes without copying them and the pipe reuses `into`'s allocation.
     /// On end of stream `into` stays empty.
-    pub(crate) fn poll_take(&self, cx: &mut Context<'_>, into: &mut Ring) -> Poll<io::Result<()>> {
+    pub(crate) fn poll_take(
+        &self,
+        link: &Arc<Link>,
+        cx: &mut Context<'_>,
+        into: &mut Ring,
+    ) -> Poll<io::Result<()>> {
         debug_assert!(into.is_empty());
-        self.poll_read_with(cx, false, |buf| std::mem::swap(buf, into))
+        self.poll_read_with(link, cx, false, |buf| std::mem::swap(buf, into))
     }
 
     /// The checks every read makes, in the contract's order (local shutdown, deadline, then
@@ -139,6 +144,7 @@ impl Pipe {
     /// what a read that moves nothing returns.
     fn poll_read_with<T: Default>(
         &self,
+        link: &Arc<Link>,
         cx: &mut Context<'_>,
         wants_nothing: bool,
         take: impl FnOnce(&mut Ring) -> T,
@@ -164,7 +170,7 @@ impl Pipe {
         if st.write_shut {
             return Poll::Ready(Ok(T::default()));
         }
-        self.wait(st, cx, Side::Read)
+        self.wait(st, link, cx, Side::Read)
     }
 
     /// Whether a reader holding bytes it took earlier may still hand them out: `Ok(false)` once
@@ -180,9 +186,14 @@ impl Pipe {
         Ok(true)
     }
 
-    pub(crate) fn poll_write(&self, cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
+    pub(crate) fn poll_write(
+        &self,
+        link: &Arc<Link>,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<io::Result<usize>> {
         let capacity = self.capacity;
-        self.poll_write_with(cx, data.len(), |st| {
+        self.poll_write_with(link, cx, data.len(), |st| {
             let n = (capacity - st.buf.len()).min(data.len());
             st.buf.push(&data[..n], capacity);
             Some(n)
@@ -194,12 +205,13 @@ impl Pipe {
     /// is copied in; otherwise the caller waits. The caller keeps chunks within the capacity.
     pub(crate) fn poll_write_owned(
         &self,
+        link: &Arc<Link>,
         cx: &mut Context<'_>,
         chunk: &mut Option<Vec<u8>>,
     ) -> Poll<io::Result<()>> {
         let len = chunk.as_ref().map_or(0, Vec::len);
         let capacity = self.capacity;
-        self.poll_write_with(cx, len, |st| {
+        self.poll_write_with(link, cx, len, |st| {
             if st.buf.is_empty() {
                 st.buf = Ring::from_vec(chunk.take().unwrap_or_default());
             } else if capacity - st.buf.len() >= len {
@@ -216,6 +228,7 @@ impl Pipe {
     /// shutdown, then space); `put` stores what it can, or returns `None` to wait for space.
     fn poll_write_with<T: Default>(
         &self,
+        link: &Arc<Link>,
         cx: &mut Context<'_>,
         len: usize,
         put: impl FnOnce(&mut State) -> Option<T>,
@@ -242,7 +255,7 @@ impl Pipe {
                 return Poll::Ready(Ok(done));
             }
         }
-        self.wait(st, cx, Side::Write)
+        self.wait(st, link, cx, Side::Write)
     }
 
     /// The most bytes this direction buffers.
@@ -252,7 +265,13 @@ impl Pipe {
 
     /// Registers the caller as waiting on `side`, and makes sure its deadline, if any, has a
     /// timer. The timer is armed after the lock is released: its action takes the same lock.
-    fn wait<T>(&self, mut st: MutexGuard<'_, State>, cx: &Context<'_>, side: Side) -> Poll<T> {
+    fn wait<T>(
+        &self,
+        mut st: MutexGuard<'_, State>,
+        link: &Arc<Link>,
+        cx: &Context<'_>,
+        side: Side,
+    ) -> Poll<T> {
         st.waiters[side as usize].register(cx.waker());
         st.streak[side as usize] = 0;
         let at = st.deadline(side);
@@ -262,7 +281,7 @@ impl Pipe {
         let index = st.index;
         drop(st);
         if let Some(at) = at {
-            self.timer(side).arm(at, || self.waker_of(index, side));
+            self.timer(side).arm(at, || waker_of(link, index, side));
         }
         Poll::Pending
     }
@@ -302,19 +321,19 @@ impl Pipe {
             waiters.wake();
         }
     }
+}
 
-    /// The action of a deadline timer: wake the waiters of `side`, if the pipe still exists.
-    fn waker_of(&self, index: u8, side: Side) -> OnFire {
-        let link = self.link.clone();
-        Box::new(move || {
-            if let Some(link) = link.upgrade() {
-                let pipe = link.pipe(index);
-                let mut st = pipe.lock();
-                st.timed[side as usize] = false;
-                st.waiters[side as usize].wake();
-            }
-        })
-    }
+/// The action of a deadline timer: wake the waiters of `side` of pipe `index` of `link`, if the
+/// connection still exists.
+fn waker_of(link: &Arc<Link>, index: u8, side: Side) -> OnFire {
+    let link = Arc::downgrade(link);
+    Box::new(move || {
+        if let Some(link) = link.upgrade() {
+            let mut st = link.pipe(index).lock();
+            st.timed[side as usize] = false;
+            st.waiters[side as usize].wake();
+        }
+    })
 }
 
 /// Gives the executor a turn: wakes the task at once and returns `Pending`.

@@ -107,7 +107,7 @@ impl Conn {
             return futures::io::AsyncWriteExt::write_all(&mut this, &chunk).await;
         }
         let mut chunk = Some(chunk);
-        futures::future::poll_fn(|cx| self.outgoing().poll_write_owned(cx, &mut chunk)).await
+        futures::future::poll_fn(|cx| self.poll_write_chunk(cx, &mut chunk)).await
     }
 
     /// Receives every byte buffered so far (waiting for at least one) as one owned `Vec`; an
@@ -138,7 +138,7 @@ impl Conn {
     /// ```
     pub async fn read_owned(&self) -> io::Result<Vec<u8>> {
         let mut taken = Ring::default();
-        futures::future::poll_fn(|cx| self.incoming().poll_take(cx, &mut taken)).await?;
+        futures::future::poll_fn(|cx| self.poll_take(cx, &mut taken)).await?;
         Ok(taken.into_vec())
     }
 }
@@ -206,7 +206,7 @@ impl AsyncBufRead for Reader {
     fn poll_fill_buf(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<&[u8]>> {
         let this = self.get_mut();
         if !this.check_held()? {
-            futures::ready!(this.conn.incoming().poll_take(cx, &mut this.held))?;
+            futures::ready!(this.conn.poll_take(cx, &mut this.held))?;
         }
         Poll::Ready(Ok(this.held.front()))
     }
