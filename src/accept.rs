@@ -11,8 +11,9 @@ use std::time::Instant;
 use async_channel::{Recv, TryRecvError};
 use futures::stream::Stream;
 
-use crate::backlog::{Backlog, Request};
+use crate::backlog::Backlog;
 use crate::deadline::{self, Timer};
+use crate::link::Link;
 use crate::{Conn, Error, Listener};
 
 /// A listener's accept deadline and the `accept`s waiting under it.
@@ -123,7 +124,7 @@ pub struct Accept<'a> {
     backlog: &'a Backlog,
     gate: &'a Arc<AcceptGate>,
     /// Created only when no dial is queued and this `accept` has to wait.
-    recv: Option<Pin<Box<Recv<'a, Arc<Request>>>>>,
+    recv: Option<Pin<Box<Recv<'a, Arc<Link>>>>>,
     /// This `accept`'s place among the gate's waiters, while it waits.
     waiting: Option<u64>,
 }
@@ -171,7 +172,7 @@ impl Future for Accept<'_> {
                 Poll::Ready(Some(request)) => {
                     this.recv = None;
                     // A stale entry (its dialer gave up) is skipped.
-                    if let Some(conn) = this.backlog.claim(&request) {
+                    if let Some(conn) = this.backlog.claim(request) {
                         return this.finish(Ok(conn));
                     }
                 }

@@ -3,16 +3,18 @@
 
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use async_channel::{Receiver, Recv, Sender, TryRecvError};
 use futures::task::AtomicWaker;
 
+use crate::link::Link;
 use crate::{Addr, Conn, Error};
 
 /// The queue of dial requests of one listener.
 ///
-/// Requests travel to `accept` through an unbounded `async-channel`; the backlog limit is
+/// A request is the new connection itself (its [`Link`], which carries the [`Request`] state):
+/// so queuing a dial allocates nothing beyond the connection. Requests travel to `accept` through an unbounded `async-channel`; the backlog limit is
 /// enforced by `live`, the number of queued requests still pending, so that a request withdrawn
 /// by its dialer (timed out, or its future dropped) frees its slot at once even though its entry
 /// is still in the channel. `accept` skips such stale entries, and when they pile up (no
@@ -21,22 +23,23 @@ pub(crate) struct Backlog {
     addr: Addr,
     limit: usize,
     buffer_size: usize,
-    tx: Sender<Arc<Request>>,
-    rx: Receiver<Arc<Request>>,
+    tx: Sender<Arc<Link>>,
+    rx: Receiver<Arc<Link>>,
     /// Queued requests not yet settled; at most `limit`.
     live: AtomicUsize,
     compacting: AtomicBool,
 }
 
-/// One dial request. Its state moves once from `PENDING` to one of the others, by a
-/// compare-and-swap, so that of `accept`, the dialer giving up, and the listener closing, exactly
-/// one settles it.
+/// The handshake state of one dial, part of the connection it dials. Its state moves once from
+/// `PENDING` to one of the others, by a compare-and-swap, so that of `accept`, the dialer giving
+/// up, and the listener closing, exactly one settles it.
+///
+/// Until then the request holds the accepting end's handle (see [`Link::new`]): `accept` takes
+/// it over as the accepted [`Conn`]; a withdrawn or refused request drops it.
 pub(crate) struct Request {
     state: AtomicU8,
     /// Woken when the request is accepted or refused.
     dialer: AtomicWaker,
-    /// The accepting end, handed to `accept`; dropped if the request is withdrawn or refused.
-    server: Mutex<Option<Conn>>,
 }
 
 const PENDING: u8 = 0;
@@ -74,11 +77,13 @@ impl Backlog {
         self.buffer_size
     }
 
-    /// Takes a slot and queues the request that `make` builds, or fails at once.
-    pub(crate) fn enqueue(
-        &self,
-        make: impl FnOnce() -> Arc<Request>,
-    ) -> Result<Arc<Request>, Error> {
+    /// Whether the listener has closed.
+    pub(crate) fn is_closed(&self) -> bool {
+        self.tx.is_closed()
+    }
+
+    /// Takes a slot and queues the connection that `make` builds, or fails at once.
+    pub(crate) fn enqueue(&self, make: impl FnOnce() -> Arc<Link>) -> Result<(), Error> {
         if self.tx.is_closed() {
             return Err(Error::ConnectionRefused);
         }
@@ -87,56 +92,64 @@ impl Backlog {
                 (n < self.limit).then_some(n + 1)
             })
             .map_err(|_| Error::ListenQueueFull)?;
-        let request = make();
-        if self.tx.try_send(request.clone()).is_err() {
-            // Closed since the check above.
+        if let Err(e) = self.tx.try_send(make()) {
+            // Closed since the check above: the connection is dropped unsettled, with its
+            // accepting end's handle.
             self.live.fetch_sub(1, Ordering::AcqRel);
+            e.into_inner().drop_handle(1);
             return Err(Error::ConnectionRefused);
         }
         self.compact_if_stale();
-        Ok(request)
+        Ok(())
     }
 
     /// The next queued entry, live or stale: pass it to [`claim`](Backlog::claim).
-    pub(crate) fn recv(&self) -> Recv<'_, Arc<Request>> {
+    pub(crate) fn recv(&self) -> Recv<'_, Arc<Link>> {
         self.rx.recv()
     }
 
     /// The next queued entry if there is one now, without waiting.
-    pub(crate) fn try_recv(&self) -> Result<Arc<Request>, TryRecvError> {
+    pub(crate) fn try_recv(&self) -> Result<Arc<Link>, TryRecvError> {
         self.rx.try_recv()
     }
 
-    /// Accepts `request` if its dialer is still waiting, returning the accepting end.
-    pub(crate) fn claim(&self, request: &Request) -> Option<Conn> {
-        let conn = self.settle(request, ACCEPTED)?;
-        request.dialer.wake();
-        Some(conn)
+    /// Accepts the dial of `link` if its dialer is still waiting, returning the accepting end.
+    pub(crate) fn claim(&self, link: Arc<Link>) -> Option<Conn> {
+        if !self.settle(&link, ACCEPTED) {
+            return None;
+        }
+        link.request().dialer.wake();
+        Some(Conn::adopt(link, 1))
     }
 
     /// The dialer gives up. Returns `false` if the request was already accepted or refused.
-    pub(crate) fn withdraw(&self, request: &Request) -> bool {
-        self.settle(request, WITHDRAWN).is_some()
+    pub(crate) fn withdraw(&self, link: &Link) -> bool {
+        if !self.settle(link, WITHDRAWN) {
+            return false;
+        }
+        link.drop_handle(1);
+        true
     }
 
-    fn refuse(&self, request: &Request) {
-        if self.settle(request, REFUSED).is_some() {
-            request.dialer.wake();
+    fn refuse(&self, link: &Link) {
+        if self.settle(link, REFUSED) {
+            link.drop_handle(1);
+            link.request().dialer.wake();
         }
     }
 
-    /// Moves `request` out of `PENDING`, freeing its slot; `None` if it had left it already.
-    fn settle(&self, request: &Request, to: u8) -> Option<Conn> {
-        request
+    /// Moves the request of `link` out of `PENDING`, freeing its slot; `false` if it had left
+    /// it already.
+    fn settle(&self, link: &Link, to: u8) -> bool {
+        let moved = link
+            .request()
             .state
             .compare_exchange(PENDING, to, Ordering::AcqRel, Ordering::Acquire)
-            .ok()?;
-        self.live.fetch_sub(1, Ordering::AcqRel);
-        request
-            .server
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take()
+            .is_ok();
+        if moved {
+            self.live.fetch_sub(1, Ordering::AcqRel);
+        }
+        moved
     }
 
     /// Refuses every queued request and every later one. Returns `false` if already closed.
@@ -169,9 +182,9 @@ impl Backlog {
         }
         for _ in 0..queued {
             match self.rx.try_recv() {
-                Ok(request) if request.outcome() == Outcome::Pending => {
-                    if self.tx.try_send(request.clone()).is_err() {
-                        self.refuse(&request);
+                Ok(link) if link.request().outcome() == Outcome::Pending => {
+                    if let Err(e) = self.tx.try_send(link) {
+                        self.refuse(&e.into_inner());
                     }
                 }
                 Ok(_stale) => {}
@@ -194,12 +207,11 @@ impl fmt::Debug for Backlog {
 }
 
 impl Request {
-    pub(crate) fn new(server: Conn) -> Arc<Request> {
-        Arc::new(Request {
+    pub(crate) fn new() -> Request {
+        Request {
             state: AtomicU8::new(PENDING),
             dialer: AtomicWaker::new(),
-            server: Mutex::new(Some(server)),
-        })
+        }
     }
 
     /// Registers the dialer's waker, to be woken when the request is settled.

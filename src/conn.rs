@@ -109,17 +109,14 @@ impl Drop for Conn {
 }
 
 impl Conn {
-    /// Two connected ends: the dialing end (local address `dialer`) and the accepting end (local
-    /// address `listener`), each direction bounded to `capacity` bytes.
-    pub(crate) fn pair(dialer: Addr, listener: Addr, capacity: usize) -> (Conn, Conn) {
-        let link = Link::new(dialer, listener, capacity);
-        (
-            Conn {
-                link: link.clone(),
-                end: 0,
-            },
-            Conn { link, end: 1 },
-        )
+    /// End `end` of `link`, taking over a handle already counted for it (see [`Link::new`]).
+    pub(crate) fn adopt(link: Arc<Link>, end: u8) -> Conn {
+        Conn { link, end }
+    }
+
+    /// The connection this is one end of.
+    pub(crate) fn link(&self) -> &Link {
+        &self.link
     }
 
     /// Dials `name` in the global [`Network`], waiting up to

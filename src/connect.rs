@@ -9,14 +9,15 @@ use std::time::Duration;
 
 use futures_timer::Delay;
 
-use crate::backlog::{Backlog, Outcome, Request};
-use crate::{deadline, Conn, Error, Network};
+use crate::backlog::{Backlog, Outcome};
+use crate::link::Link;
+use crate::{deadline, Addr, Conn, Error, Network};
 
 /// The future returned by [`Conn::connect`], [`Conn::connect_timeout`], [`Network::connect`] and
 /// [`Network::connect_timeout`]: resolves to the dialed end once a listener has accepted it.
 ///
-/// Like every future it does nothing until polled: the name is looked up, and a backlog slot
-/// taken, on the first poll.
+/// Like every future it does nothing until polled: the backlog slot is taken on the first poll,
+/// with the listener bound to the name at that time.
 ///
 /// # Cancel safety
 ///
@@ -46,17 +47,25 @@ pub struct Connect {
 enum State {
     Start {
         network: Network,
-        name: Box<str>,
+        target: Target,
         timeout: Duration,
     },
     Waiting(Waiting),
     Done,
 }
 
+/// The listener a dial is for. It is looked up when the dial is created, so that the first poll
+/// need not allocate the name; if it has closed by then, the name is looked up again.
+enum Target {
+    Found(Arc<Backlog>),
+    /// Nothing was bound to the name (or it was empty).
+    Name(Box<str>),
+}
+
 struct Waiting {
     backlog: Arc<Backlog>,
-    request: Arc<Request>,
-    /// The dialed end; `None` once handed out or given up.
+    /// The dialed end, whose connection is the queued request; `None` once handed out or given
+    /// up.
     client: Option<Conn>,
     /// The handshake timeout.
     timeout: Duration,
@@ -79,11 +88,15 @@ enum Timer {
 }
 
 impl Connect {
-    pub(crate) fn new(network: Network, name: &str, timeout: Duration) -> Connect {
+    pub(crate) fn new(network: &Network, name: &str, timeout: Duration) -> Connect {
+        let target = match network.lookup(name) {
+            Some(backlog) => Target::Found(backlog),
+            None => Target::Name(name.into()),
+        };
         Connect {
             state: State::Start {
-                network,
-                name: name.into(),
+                network: network.clone(),
+                target,
                 timeout,
             },
         }
@@ -95,18 +108,18 @@ impl Future for Connect {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let state = &mut self.state;
-        if let State::Start {
-            network,
-            name,
-            timeout,
-        } = state
-        {
-            match start(network, name, *timeout) {
+        if let State::Start { .. } = state {
+            let State::Start {
+                network,
+                target,
+                timeout,
+            } = std::mem::replace(state, State::Done)
+            else {
+                unreachable!("matched above");
+            };
+            match start(&network, target, timeout) {
                 Ok(waiting) => *state = State::Waiting(waiting),
-                Err(e) => {
-                    *state = State::Done;
-                    return Poll::Ready(Err(e));
-                }
+                Err(e) => return Poll::Ready(Err(e)),
             }
         }
         let State::Waiting(waiting) = state else {
@@ -120,28 +133,26 @@ impl Future for Connect {
     }
 }
 
-/// Looks `name` up and queues a dial request with its listener.
-fn start(network: &Network, name: &str, timeout: Duration) -> Result<Waiting, Error> {
-    if name.is_empty() {
-        return Err(Error::InvalidInput("empty name"));
-    }
-    if timeout.is_zero() {
-        return Err(Error::InvalidInput("zero connect timeout"));
-    }
-    let backlog = network.lookup(name).ok_or(Error::ConnectionRefused)?;
+/// Queues a new connection, as a dial request, with the listener bound to the target's name.
+fn start(network: &Network, target: Target, timeout: Duration) -> Result<Waiting, Error> {
+    let backlog = match target {
+        Target::Name(name) if name.is_empty() => return Err(Error::InvalidInput("empty name")),
+        _ if timeout.is_zero() => return Err(Error::InvalidInput("zero connect timeout")),
+        Target::Found(backlog) if !backlog.is_closed() => Some(backlog),
+        // Closed since the dial was created: whatever is bound to the name now.
+        Target::Found(closed) => network.lookup(closed.addr().as_str()),
+        Target::Name(name) => network.lookup(&name),
+    };
+    let backlog = backlog.ok_or(Error::ConnectionRefused)?;
     let mut client = None;
-    let request = backlog.enqueue(|| {
-        let (dialed, accepted) = Conn::pair(
-            network.dialer_addr(name),
-            backlog.addr().clone(),
-            backlog.buffer_size(),
-        );
-        client = Some(dialed);
-        Request::new(accepted)
+    backlog.enqueue(|| {
+        let dialer = Addr::numbered(backlog.addr().as_str(), network.next_dial());
+        let link = Link::new(dialer, backlog.addr().clone(), backlog.buffer_size());
+        client = Some(Conn::adopt(link.clone(), 0));
+        link
     })?;
     Ok(Waiting {
         backlog,
-        request,
         client,
         timeout,
         timer: Timer::Unarmed,
@@ -149,8 +160,16 @@ fn start(network: &Network, name: &str, timeout: Duration) -> Result<Waiting, Er
 }
 
 impl Waiting {
+    /// The connection being dialed, which is the request (`None` once the dial has ended).
+    fn link(&self) -> Option<&Link> {
+        self.client.as_ref().map(Conn::link)
+    }
+
     fn poll(&mut self, cx: &mut Context<'_>) -> Poll<Result<Conn, Error>> {
-        self.request.register(cx.waker());
+        let Some(link) = self.link() else {
+            panic!("`Connect` polled after completion");
+        };
+        link.request().register(cx.waker());
         if let Some(done) = self.settled() {
             return Poll::Ready(done);
         }
@@ -169,7 +188,7 @@ impl Waiting {
         if Pin::new(delay).poll(cx).is_pending() {
             return Poll::Pending;
         }
-        if self.backlog.withdraw(&self.request) {
+        if self.backlog.withdraw(self.link().expect("still dialing")) {
             self.client = None;
             return Poll::Ready(Err(Error::ConnectTimeout));
         }
@@ -178,7 +197,7 @@ impl Waiting {
     }
 
     fn settled(&mut self) -> Option<Result<Conn, Error>> {
-        match self.request.outcome() {
+        match self.link()?.request().outcome() {
             Outcome::Pending => None,
             Outcome::Accepted => self.client.take().map(Ok),
             Outcome::Refused => {
@@ -191,8 +210,8 @@ impl Waiting {
 
 impl Drop for Waiting {
     fn drop(&mut self) {
-        if self.client.is_some() {
-            self.backlog.withdraw(&self.request);
+        if let Some(link) = self.link() {
+            self.backlog.withdraw(link);
         }
     }
 }
@@ -201,10 +220,19 @@ impl fmt::Debug for Connect {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut d = f.debug_struct("Connect");
         match &self.state {
-            State::Start { name, timeout, .. } => d.field("name", name).field("timeout", timeout),
+            State::Start {
+                target: Target::Found(backlog),
+                timeout,
+                ..
+            } => d.field("name", backlog.addr()).field("timeout", timeout),
+            State::Start {
+                target: Target::Name(name),
+                timeout,
+                ..
+            } => d.field("name", name).field("timeout", timeout),
             State::Waiting(w) => d
                 .field("listener", w.backlog.addr())
-                .field("request", &w.request),
+                .field("request", &w.link().map(Link::request)),
             State::Done => d.field("done", &true),
         };
         d.finish()

@@ -10,7 +10,7 @@ use once_cell::sync::Lazy;
 
 use crate::backlog::Backlog;
 use crate::connect::Connect;
-use crate::{Addr, Error, Listener, ListenerBuilder, DEFAULT_CONNECT_TIMEOUT};
+use crate::{Error, Listener, ListenerBuilder, DEFAULT_CONNECT_TIMEOUT};
 
 /// A namespace of listener names. A name bound in one `Network` cannot be dialed from another.
 ///
@@ -133,7 +133,7 @@ impl Network {
     /// # }).unwrap();
     /// ```
     pub fn connect_timeout(&self, name: &str, timeout: Duration) -> Connect {
-        Connect::new(self.clone(), name, timeout)
+        Connect::new(self, name, timeout)
     }
 
     fn names(&self) -> MutexGuard<'_, HashMap<Box<str>, Arc<Backlog>>> {
@@ -165,9 +165,8 @@ impl Network {
     }
 
     /// A fresh address for a dialed end: unique in this network.
-    pub(crate) fn dialer_addr(&self, name: &str) -> Addr {
-        let n = self.registry.dials.fetch_add(1, Ordering::Relaxed) + 1;
-        Addr::numbered(name, n)
+    pub(crate) fn next_dial(&self) -> u64 {
+        self.registry.dials.fetch_add(1, Ordering::Relaxed) + 1
     }
 }
 

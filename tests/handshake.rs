@@ -20,6 +20,33 @@ fn connect_without_listener_is_refused_at_once() {
 }
 
 #[test]
+fn a_dial_goes_to_the_listener_bound_when_it_is_first_polled() {
+    let net = Network::new();
+    // Created before anything is bound.
+    let early = net.connect("later");
+    let listener = net.bind("later").unwrap();
+    let (client, _server) = run(async { futures::try_join!(early, listener.accept()) }).unwrap();
+    assert_eq!(client.peer_addr().as_str(), "later");
+
+    // Created while one listener is bound, polled after it closed and another took the name.
+    let first = net.bind("rebound").unwrap();
+    let dial = net.connect("rebound");
+    first.close();
+    let second = net.bind("rebound").unwrap();
+    let (mut client, server) = run(async { futures::try_join!(dial, second.accept()) }).unwrap();
+    run(client.write_all(b"x")).unwrap();
+    let mut byte = [0u8];
+    run((&server).read_exact(&mut byte)).unwrap();
+    assert_eq!(&byte, b"x");
+
+    // Created while bound, polled after the name was freed: refused, as a dial to no one.
+    let gone = net.bind("gone").unwrap();
+    let dial = net.connect("gone");
+    drop(gone);
+    assert_eq!(run(dial).unwrap_err(), Error::ConnectionRefused);
+}
+
+#[test]
 fn bind_of_a_taken_name_is_addr_in_use() {
     let net = Network::new();
     let _l = net.bind("taken").unwrap();
