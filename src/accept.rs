@@ -4,6 +4,7 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 use std::time::Instant;
@@ -19,6 +20,9 @@ use crate::{Conn, Error, Listener};
 /// A listener's accept deadline and the `accept`s waiting under it.
 pub(crate) struct AcceptGate {
     state: Mutex<GateState>,
+    /// Whether a deadline is set, readable without the lock: most listeners never set one,
+    /// and their `accept` then skips the lock.
+    has_deadline: AtomicBool,
     timer: Timer,
 }
 
@@ -40,6 +44,7 @@ impl AcceptGate {
                 waiting: Vec::new(),
                 next_id: 0,
             }),
+            has_deadline: AtomicBool::new(false),
             timer: Timer::new(),
         })
     }
@@ -50,7 +55,11 @@ impl AcceptGate {
 
     /// Sets the deadline and wakes the waiting `accept`s, which re-check it.
     pub(crate) fn set_deadline(&self, deadline: Option<Instant>) {
-        self.lock().deadline = deadline;
+        let mut st = self.lock();
+        st.deadline = deadline;
+        self.has_deadline
+            .store(deadline.is_some(), Ordering::Release);
+        drop(st);
         if deadline.is_none() {
             self.timer.disarm();
         }
@@ -65,7 +74,7 @@ impl AcceptGate {
     }
 
     fn passed(&self) -> bool {
-        deadline::passed(self.lock().deadline)
+        self.has_deadline.load(Ordering::Acquire) && deadline::passed(self.lock().deadline)
     }
 
     /// Registers waiter `id` (assigning one on first use) with `waker`, re-checking the deadline

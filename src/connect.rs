@@ -166,21 +166,25 @@ impl Waiting {
     }
 
     fn poll(&mut self, cx: &mut Context<'_>) -> Poll<Result<Conn, Error>> {
+        if let Some(done) = self.settled() {
+            return Poll::Ready(done);
+        }
+        if let Timer::Unarmed = self.timer {
+            // Polled again at once: no need to register for a wake-up yet.
+            self.timer = Timer::Yielded;
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
         let Some(link) = self.link() else {
             panic!("`Connect` polled after completion");
         };
         link.request().register(cx.waker());
+        // Settled before the registration took effect?
         if let Some(done) = self.settled() {
             return Poll::Ready(done);
         }
-        match &mut self.timer {
-            Timer::Unarmed => {
-                self.timer = Timer::Yielded;
-                cx.waker().wake_by_ref();
-                return Poll::Pending;
-            }
-            Timer::Yielded => self.timer = Timer::Armed(deadline::delay(self.timeout)),
-            Timer::Armed(_) => {}
+        if let Timer::Yielded = self.timer {
+            self.timer = Timer::Armed(deadline::delay(self.timeout));
         }
         let Timer::Armed(Some(delay)) = &mut self.timer else {
             return Poll::Pending;
@@ -197,7 +201,10 @@ impl Waiting {
     }
 
     fn settled(&mut self) -> Option<Result<Conn, Error>> {
-        match self.link()?.request().outcome() {
+        let Some(link) = self.link() else {
+            panic!("`Connect` polled after completion");
+        };
+        match link.request().outcome() {
             Outcome::Pending => None,
             Outcome::Accepted => self.client.take().map(Ok),
             Outcome::Refused => {
