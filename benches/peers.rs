@@ -200,14 +200,17 @@ fn throughput(peer: Peer, write: usize, total: usize, threads: bool) -> f64 {
                     core_affinity::set_for_current(*c);
                 }
             };
+            // Both ends on threads of their own, so that the pinning does not outlive the test.
             let h = s.spawn(move || {
                 pin(0);
                 block_on(peer, send)
             });
-            pin(1);
-            let got = block_on(peer, recv);
+            let got = s.spawn(move || {
+                pin(1);
+                block_on(peer, recv)
+            });
             h.join().unwrap();
-            got
+            got.join().unwrap()
         })
     } else {
         block_on(peer, async { futures::join!(send, recv).1 })
