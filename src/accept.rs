@@ -80,6 +80,9 @@ impl AcceptGate {
     /// Registers waiter `id` (assigning one on first use) with `waker`, re-checking the deadline
     /// under the same lock, so that a change made meanwhile is not missed. Returns the deadline
     /// to arm a timer for.
+    ///
+    /// Wakers leave the list only after the lock is released (here and in `leave`): dropping
+    /// one may free its task, and with it a `Listener` whose drop takes the same lock.
     fn wait(&self, id: &mut Option<u64>, waker: &Waker) -> Result<Option<Instant>, Error> {
         let mut st = self.lock();
         if deadline::passed(st.deadline) {
@@ -89,18 +92,29 @@ impl AcceptGate {
             st.next_id += 1;
             st.next_id
         });
+        let mut replaced = None;
         match st.waiting.iter_mut().find(|(k, _)| *k == key) {
             Some((_, w)) if w.will_wake(waker) => {}
-            Some((_, w)) => *w = waker.clone(),
+            Some((_, w)) => replaced = Some(std::mem::replace(w, waker.clone())),
             None => st.waiting.push((key, waker.clone())),
         }
-        Ok(st.deadline)
+        let deadline = st.deadline;
+        drop(st);
+        drop(replaced);
+        Ok(deadline)
     }
 
     /// Removes waiter `id`, if registered.
     fn leave(&self, id: &mut Option<u64>) {
         if let Some(key) = id.take() {
-            self.lock().waiting.retain(|(k, _)| *k != key);
+            let mut st = self.lock();
+            let left = st
+                .waiting
+                .iter()
+                .position(|(k, _)| *k == key)
+                .map(|i| st.waiting.swap_remove(i));
+            drop(st);
+            drop(left);
         }
     }
 

@@ -164,7 +164,9 @@ impl Pipe {
                 return yield_now(cx);
             }
             let taken = take(&mut st.buf);
-            st.waiters[Side::Write as usize].wake();
+            let woken = st.waiters[Side::Write as usize].wake();
+            drop(st);
+            woken.wake();
             return Poll::Ready(Ok(taken));
         }
         if st.write_shut {
@@ -251,7 +253,9 @@ impl Pipe {
                 return yield_now(cx);
             }
             if let Some(done) = put(&mut st) {
-                st.waiters[Side::Read as usize].wake();
+                let woken = st.waiters[Side::Read as usize].wake();
+                drop(st);
+                woken.wake();
                 return Poll::Ready(Ok(done));
             }
         }
@@ -272,15 +276,15 @@ impl Pipe {
         cx: &Context<'_>,
         side: Side,
     ) -> Poll<T> {
-        st.waiters[side as usize].register(cx.waker());
+        let displaced = st.waiters[side as usize].register(cx.waker());
         st.streak[side as usize] = 0;
-        let at = st.deadline(side);
-        if at.is_none() || std::mem::replace(&mut st.timed[side as usize], true) {
-            return Poll::Pending;
-        }
+        let unarmed = st
+            .deadline(side)
+            .filter(|_| !std::mem::replace(&mut st.timed[side as usize], true));
         let index = st.index;
         drop(st);
-        if let Some(at) = at {
+        drop(displaced);
+        if let Some(at) = unarmed {
             self.timer(side).arm(at, || waker_of(link, index, side));
         }
         Poll::Pending
@@ -309,16 +313,20 @@ impl Pipe {
             st.deadlines.get_or_insert_with(Box::default)[side as usize] = at;
         }
         st.timed[side as usize] = false;
-        st.waiters[side as usize].wake();
+        let woken = st.waiters[side as usize].wake();
         drop(st);
+        woken.wake();
         if let (None, Some(timers)) = (at, self.timers.get()) {
             timers[side as usize].disarm();
         }
     }
 
     fn wake_all(&self, mut st: MutexGuard<'_, State>) {
-        for waiters in &mut st.waiters {
-            waiters.wake();
+        let [readers, writers] = &mut st.waiters;
+        let woken = [readers.wake(), writers.wake()];
+        drop(st);
+        for w in woken {
+            w.wake();
         }
     }
 }
@@ -331,7 +339,9 @@ fn waker_of(link: &Arc<Link>, index: u8, side: Side) -> OnFire {
         if let Some(link) = link.upgrade() {
             let mut st = link.pipe(index).lock();
             st.timed[side as usize] = false;
-            st.waiters[side as usize].wake();
+            let woken = st.waiters[side as usize].wake();
+            drop(st);
+            woken.wake();
         }
     })
 }

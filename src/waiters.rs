@@ -14,6 +14,11 @@ use std::task::Waker;
 /// and dropped with the connection. A task that stops waiting (its future dropped) costs at most
 /// one spurious wake-up; re-registration of the same task is deduplicated, so the list never
 /// grows beyond the number of distinct tasks waiting between two wake-ups.
+///
+/// No waker is ever *dropped* under the lock: dropping a waker may free its task, and with it a
+/// [`Conn`](crate::Conn) whose drop takes the same lock. A waker that a registration displaces,
+/// and the further waiters (woken by value), are handed back to be dropped or woken once the
+/// lock is released.
 #[derive(Debug, Default)]
 pub(crate) struct WaitList {
     /// The first waiter's waker, kept after it is woken (see above).
@@ -27,8 +32,12 @@ pub(crate) struct WaitList {
 }
 
 impl WaitList {
-    /// Adds `waker` unless a waker that wakes the same task is already listed.
-    pub(crate) fn register(&mut self, waker: &Waker) {
+    /// Adds `waker` unless a waker that wakes the same task is already listed. Returns the
+    /// kept waker of a task no longer waiting that this one replaces: drop it after releasing
+    /// the lock.
+    #[must_use = "a displaced waker is dropped after the lock is released"]
+    pub(crate) fn register(&mut self, waker: &Waker) -> Option<Waker> {
+        let mut displaced = None;
         match &self.first {
             Some(first) if first.will_wake(waker) => {}
             Some(_) if self.first_waits => {
@@ -38,24 +47,37 @@ impl WaitList {
                 }
             }
             // Empty, or only a woken task's waker kept: this task becomes the first.
-            _ => self.first = Some(waker.clone()),
+            _ => displaced = self.first.replace(waker.clone()),
         }
         self.first_waits = true;
+        displaced
     }
 
-    /// Wakes every waiter and empties the list (keeping the first waker for its next wait).
+    /// Wakes the first waiter in place and empties the list (keeping the first waker for its
+    /// next wait); returns the further waiters, to be woken once the lock is released.
     ///
-    /// Called under the lock that guards the condition, as tokio's in-memory streams do: waking
-    /// after releasing the lock would need the waker moved out of the list, that is a clone per
-    /// wait and a drop per wake-up, which costs more than the rare case of a woken task finding
-    /// the lock still held.
-    pub(crate) fn wake(&mut self) {
+    /// The first waiter is woken under the lock that guards the condition, as tokio's in-memory
+    /// streams do: waking it after releasing the lock would need its waker moved out of the
+    /// list, that is a clone per wait and a drop per wake-up, which costs more than the rare case
+    /// of a woken task finding the lock still held.
+    pub(crate) fn wake(&mut self) -> Woken {
         if std::mem::take(&mut self.first_waits) {
             if let Some(first) = &self.first {
                 first.wake_by_ref();
             }
         }
-        if let Some(rest) = self.rest.take() {
+        Woken(self.rest.take())
+    }
+}
+
+/// Waiters taken out of a [`WaitList`], to be woken after its lock is released.
+#[must_use = "the taken wakers must be woken"]
+#[derive(Debug)]
+pub(crate) struct Woken(#[allow(clippy::box_collection)] Option<Box<Vec<Waker>>>);
+
+impl Woken {
+    pub(crate) fn wake(self) {
+        if let Some(rest) = self.0 {
             for w in *rest {
                 w.wake();
             }
@@ -92,17 +114,17 @@ mod tests {
     fn a_kept_waker_is_woken_only_while_it_waits() {
         let (a, wa) = counting();
         let mut list = WaitList::default();
-        list.register(&wa);
-        list.wake();
+        let _ = list.register(&wa);
+        list.wake().wake();
         assert_eq!(wakes(&a), 1);
         // Kept, but not waiting: no spurious wake-up.
-        list.wake();
+        list.wake().wake();
         assert_eq!(wakes(&a), 1);
         // Waiting again reuses the kept waker instead of cloning the task's.
         let clones = Arc::strong_count(&a);
-        list.register(&wa);
+        let _ = list.register(&wa);
         assert_eq!(Arc::strong_count(&a), clones);
-        list.wake();
+        list.wake().wake();
         assert_eq!(wakes(&a), 2);
     }
 
@@ -113,11 +135,11 @@ mod tests {
         let (c, wc) = counting();
         let mut list = WaitList::default();
         for w in [&wa, &wb, &wc, &wb, &wa] {
-            list.register(w);
+            let _ = list.register(w);
         }
-        list.wake();
+        list.wake().wake();
         assert_eq!([wakes(&a), wakes(&b), wakes(&c)], [1, 1, 1]);
-        list.wake();
+        list.wake().wake();
         assert_eq!([wakes(&a), wakes(&b), wakes(&c)], [1, 1, 1]);
     }
 
@@ -126,13 +148,13 @@ mod tests {
         let (a, wa) = counting();
         let (b, wb) = counting();
         let mut list = WaitList::default();
-        list.register(&wa);
-        list.wake();
+        let _ = list.register(&wa);
+        list.wake().wake();
         let kept = Arc::strong_count(&a);
-        list.register(&wb);
+        let _ = list.register(&wb);
         // The woken task's waker is released, not kept alongside the new one.
         assert_eq!(Arc::strong_count(&a), kept - 1);
-        list.wake();
+        list.wake().wake();
         assert_eq!([wakes(&a), wakes(&b)], [1, 1]);
     }
 }

@@ -5,10 +5,11 @@ mod common;
 
 use std::net::Shutdown;
 use std::pin::pin;
-use std::task::Poll;
+use std::sync::{mpsc, Arc, Mutex};
+use std::task::{Poll, Wake, Waker};
 use std::time::{Duration, Instant};
 
-use chanstream::{Error, Network};
+use chanstream::{Conn, Error, Network};
 use common::{
     chan_err, counting_waker, pair_with_buffer, pattern, poll_pinned, read, run, write, write_all,
 };
@@ -333,5 +334,78 @@ fn deadline_churn_from_another_thread_never_damages_the_stream() {
             }
         }
         assert!(got == *data, "stream damaged by deadline churn");
+    });
+}
+
+/// A waker whose last drop drops the connection end it holds, as a task's waker does when the
+/// task that held the end is gone and only the waker keeps it alive.
+struct HoldsEnd(Mutex<Option<Conn>>);
+
+impl Wake for HoldsEnd {
+    fn wake(self: Arc<Self>) {}
+}
+
+/// Runs `body` on a thread of its own and fails if it does not finish within a minute (a
+/// deadlock cannot be interrupted, only detected).
+fn deadlock_free(body: impl FnOnce() + Send + 'static) {
+    let (done, finished) = mpsc::channel();
+    let thread = std::thread::spawn(move || {
+        body();
+        let _ = done.send(());
+    });
+    match finished.recv_timeout(Duration::from_secs(60)) {
+        Ok(()) => thread.join().unwrap(),
+        Err(mpsc::RecvTimeoutError::Disconnected) => {
+            std::panic::resume_unwind(thread.join().unwrap_err())
+        }
+        Err(mpsc::RecvTimeoutError::Timeout) => panic!("deadlocked: still running after 60 s"),
+    }
+}
+
+#[test]
+fn a_waker_dropped_by_a_wake_up_may_close_the_connection() {
+    deadlock_free(|| {
+        let (client, server) = pair_with_buffer(1024);
+        let (first, _) = counting_waker();
+        let holder = Arc::new(HoldsEnd(Mutex::new(None)));
+        let second = Waker::from(holder.clone());
+        let mut buf = [0u8; 1];
+        // Two reads wait on the server end; the second is a further waiter.
+        assert!(poll_pinned(pin!(read(&server, &mut buf)), &first).is_pending());
+        assert!(poll_pinned(pin!(read(&server, &mut buf)), &second).is_pending());
+        // Only the second waiter's waker keeps the server end alive now.
+        *holder.0.lock().unwrap() = Some(server);
+        drop((second, holder));
+        // The write wakes it, which drops it and with it the server end's last handle; shutting
+        // that end down takes the lock the write holds while it wakes.
+        assert_eq!(run(write(&client, b"x")).unwrap(), 1);
+        let err = run(write_all(&client, b"y")).unwrap_err();
+        assert_eq!(chan_err(&err), Error::ConnectionClosed);
+    });
+}
+
+#[test]
+fn a_kept_waker_displaced_by_another_task_may_close_the_connection() {
+    deadlock_free(|| {
+        let (client, server) = pair_with_buffer(1024);
+        let holder = Arc::new(HoldsEnd(Mutex::new(None)));
+        let first = Waker::from(holder.clone());
+        let mut buf = [0u8; 1];
+        assert!(poll_pinned(pin!(read(&server, &mut buf)), &first).is_pending());
+        // A deadline change wakes the waiting read; its waker is kept for its next wait.
+        server.set_read_deadline(None);
+        // Only that kept waker keeps the client end alive now.
+        *holder.0.lock().unwrap() = Some(client);
+        drop((first, holder));
+        // Another task's read displaces the kept waker, whose drop drops the client end's last
+        // handle; shutting that end down takes the lock the read holds while it registers.
+        let (other, woken) = counting_waker();
+        assert!(poll_pinned(pin!(read(&server, &mut buf)), &other).is_pending());
+        assert_eq!(
+            woken.count(),
+            1,
+            "the client's shutdown wakes the new reader"
+        );
+        assert_eq!(run(read(&server, &mut buf)).unwrap(), 0);
     });
 }
