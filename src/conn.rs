@@ -66,7 +66,9 @@ use crate::{Addr, Error, Network};
 /// must not let one task loop over it forever while the other tasks of its executor wait. After
 /// 128 reads (writes) in a row that moved bytes without waiting, the next read (write) moves
 /// nothing: it wakes its task and returns `Pending` once, so the executor runs the others first.
-/// Zero-length operations, errors and end of stream are returned at once, as always.
+/// Zero-length operations, errors and end of stream are returned at once, as always. Code that
+/// polls without an executor, such as a loop of `now_or_never()` reads, therefore sees that one
+/// `Pending` too, even though bytes are buffered.
 ///
 /// # Examples
 ///
