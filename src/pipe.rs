@@ -164,7 +164,7 @@ impl Pipe {
                 return yield_now(cx);
             }
             let taken = take(&mut st.buf);
-            let woken = st.waiters[Side::Write as usize].wake();
+            let woken = st.waiters[Side::Write as usize].wake(Some(cx.waker()));
             drop(st);
             woken.wake();
             return Poll::Ready(Ok(taken));
@@ -253,7 +253,7 @@ impl Pipe {
                 return yield_now(cx);
             }
             if let Some(done) = put(&mut st) {
-                let woken = st.waiters[Side::Read as usize].wake();
+                let woken = st.waiters[Side::Read as usize].wake(Some(cx.waker()));
                 drop(st);
                 woken.wake();
                 return Poll::Ready(Ok(done));
@@ -313,7 +313,7 @@ impl Pipe {
             st.deadlines.get_or_insert_with(Box::default)[side as usize] = at;
         }
         st.timed[side as usize] = false;
-        let woken = st.waiters[side as usize].wake();
+        let woken = st.waiters[side as usize].wake(None);
         drop(st);
         woken.wake();
         if let (None, Some(timers)) = (at, self.timers.get()) {
@@ -323,7 +323,7 @@ impl Pipe {
 
     fn wake_all(&self, mut st: MutexGuard<'_, State>) {
         let [readers, writers] = &mut st.waiters;
-        let woken = [readers.wake(), writers.wake()];
+        let woken = [readers.wake(None), writers.wake(None)];
         drop(st);
         for w in woken {
             w.wake();
@@ -339,7 +339,7 @@ fn waker_of(link: &Arc<Link>, index: u8, side: Side) -> OnFire {
         if let Some(link) = link.upgrade() {
             let mut st = link.pipe(index).lock();
             st.timed[side as usize] = false;
-            let woken = st.waiters[side as usize].wake();
+            let woken = st.waiters[side as usize].wake(None);
             drop(st);
             woken.wake();
         }

@@ -4,21 +4,20 @@ use std::task::Waker;
 
 /// The wakers of the tasks waiting for one condition (data to read, space to write). It lives
 /// inside the mutex that guards the condition: a task registers while it still holds the lock
-/// under which it saw that it must wait, and the task that changes the condition wakes the list
-/// under the same lock, so no wake-up is lost in between.
+/// under which it saw that it must wait, and the task that changes the condition takes the
+/// list's waiters under the same lock, so no wake-up is lost in between.
 ///
 /// Every waiter is woken when the condition may have changed; each re-checks and re-registers.
 /// Almost always one task waits on a side, again and again (a connection's reader, its writer),
 /// so the first waiter's waker is *kept* when it is woken: the same task waiting again costs no
-/// clone, and waking it costs no drop. The kept waker is replaced when another task registers,
-/// and dropped with the connection. A task that stops waiting (its future dropped) costs at most
-/// one spurious wake-up; re-registration of the same task is deduplicated, so the list never
-/// grows beyond the number of distinct tasks waiting between two wake-ups.
+/// clone. The kept waker is replaced when another task registers, and dropped with the
+/// connection. A task that stops waiting (its future dropped) costs at most one spurious
+/// wake-up; re-registration of the same task is deduplicated, so the list never grows beyond
+/// the number of distinct tasks waiting between two wake-ups.
 ///
-/// No waker is ever *dropped* under the lock: dropping a waker may free its task, and with it a
-/// [`Conn`](crate::Conn) whose drop takes the same lock. A waker that a registration displaces,
-/// and the further waiters (woken by value), are handed back to be dropped or woken once the
-/// lock is released.
+/// No waker is woken or dropped under the lock: either may run executor code that frees a task,
+/// and with it a [`Conn`](crate::Conn) whose drop takes the same lock. What is to be woken or
+/// dropped is handed back, to be dealt with once the lock is released.
 #[derive(Debug, Default)]
 pub(crate) struct WaitList {
     /// The first waiter's waker, kept after it is woken (see above).
@@ -53,31 +52,51 @@ impl WaitList {
         displaced
     }
 
-    /// Wakes the first waiter in place and empties the list (keeping the first waker for its
-    /// next wait); returns the further waiters, to be woken once the lock is released.
+    /// Empties the list (keeping the first waker for its next wait) and returns its waiters,
+    /// to be woken once the lock is released.
     ///
-    /// The first waiter is woken under the lock that guards the condition, as tokio's in-memory
-    /// streams do: waking it after releasing the lock would need its waker moved out of the
-    /// list, that is a clone per wait and a drop per wake-up, which costs more than the rare case
-    /// of a woken task finding the lock still held.
-    pub(crate) fn wake(&mut self) -> Woken {
+    /// `caller` is the waker of the task making the change, if a task is making it. When the
+    /// first waiter is that same task (a task that reads and writes both ends, or both halves of
+    /// one connection, in a `join!` or `select!`), it is woken through `caller`, so its kept
+    /// waker is not even cloned; any other first waiter's waker is cloned.
+    pub(crate) fn wake<'w>(&mut self, caller: Option<&'w Waker>) -> Woken<'w> {
+        let mut woken = Woken {
+            caller: None,
+            first: None,
+            rest: self.rest.take(),
+        };
         if std::mem::take(&mut self.first_waits) {
             if let Some(first) = &self.first {
-                first.wake_by_ref();
+                match caller {
+                    Some(c) if c.will_wake(first) => woken.caller = Some(c),
+                    _ => woken.first = Some(first.clone()),
+                }
             }
         }
-        Woken(self.rest.take())
+        woken
     }
 }
 
 /// Waiters taken out of a [`WaitList`], to be woken after its lock is released.
 #[must_use = "the taken wakers must be woken"]
 #[derive(Debug)]
-pub(crate) struct Woken(#[allow(clippy::box_collection)] Option<Box<Vec<Waker>>>);
+pub(crate) struct Woken<'w> {
+    /// The waking task's own waker, when it is the first waiter.
+    caller: Option<&'w Waker>,
+    first: Option<Waker>,
+    #[allow(clippy::box_collection)]
+    rest: Option<Box<Vec<Waker>>>,
+}
 
-impl Woken {
+impl Woken<'_> {
     pub(crate) fn wake(self) {
-        if let Some(rest) = self.0 {
+        if let Some(c) = self.caller {
+            c.wake_by_ref();
+        }
+        if let Some(w) = self.first {
+            w.wake();
+        }
+        if let Some(rest) = self.rest {
             for w in *rest {
                 w.wake();
             }
@@ -115,17 +134,36 @@ mod tests {
         let (a, wa) = counting();
         let mut list = WaitList::default();
         let _ = list.register(&wa);
-        list.wake().wake();
+        list.wake(None).wake();
         assert_eq!(wakes(&a), 1);
         // Kept, but not waiting: no spurious wake-up.
-        list.wake().wake();
+        list.wake(None).wake();
         assert_eq!(wakes(&a), 1);
         // Waiting again reuses the kept waker instead of cloning the task's.
         let clones = Arc::strong_count(&a);
         let _ = list.register(&wa);
         assert_eq!(Arc::strong_count(&a), clones);
-        list.wake().wake();
+        list.wake(None).wake();
         assert_eq!(wakes(&a), 2);
+    }
+
+    #[test]
+    fn the_waking_task_wakes_itself_without_a_clone() {
+        let (a, wa) = counting();
+        let (_, wb) = counting();
+        let mut list = WaitList::default();
+        let _ = list.register(&wa);
+        let refs = Arc::strong_count(&a);
+        let woken = list.wake(Some(&wa));
+        assert_eq!(Arc::strong_count(&a), refs, "its kept waker was not cloned");
+        woken.wake();
+        assert_eq!(wakes(&a), 1);
+        // Woken by another task, the kept waker is cloned to be woken outside the lock.
+        let _ = list.register(&wa);
+        let woken = list.wake(Some(&wb));
+        assert_eq!(Arc::strong_count(&a), refs + 1);
+        woken.wake();
+        assert_eq!((wakes(&a), Arc::strong_count(&a)), (2, refs));
     }
 
     #[test]
@@ -137,9 +175,9 @@ mod tests {
         for w in [&wa, &wb, &wc, &wb, &wa] {
             let _ = list.register(w);
         }
-        list.wake().wake();
+        list.wake(None).wake();
         assert_eq!([wakes(&a), wakes(&b), wakes(&c)], [1, 1, 1]);
-        list.wake().wake();
+        list.wake(None).wake();
         assert_eq!([wakes(&a), wakes(&b), wakes(&c)], [1, 1, 1]);
     }
 
@@ -149,12 +187,12 @@ mod tests {
         let (b, wb) = counting();
         let mut list = WaitList::default();
         let _ = list.register(&wa);
-        list.wake().wake();
+        list.wake(None).wake();
         let kept = Arc::strong_count(&a);
         let _ = list.register(&wb);
         // The woken task's waker is released, not kept alongside the new one.
         assert_eq!(Arc::strong_count(&a), kept - 1);
-        list.wake().wake();
+        list.wake(None).wake();
         assert_eq!([wakes(&a), wakes(&b)], [1, 1]);
     }
 }

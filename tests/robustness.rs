@@ -345,6 +345,20 @@ impl Wake for HoldsEnd {
     fn wake(self: Arc<Self>) {}
 }
 
+/// A waker whose wake-up drops the connection end it holds, as an executor does when it can no
+/// longer schedule the task (it was shut down) and drops the task, with its future, at once.
+struct DropsEndWhenWoken(Mutex<Option<Conn>>);
+
+impl Wake for DropsEndWhenWoken {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+    fn wake_by_ref(self: &Arc<Self>) {
+        let end = self.0.lock().unwrap().take();
+        drop(end);
+    }
+}
+
 /// Runs `body` on a thread of its own and fails if it does not finish within a minute (a
 /// deadlock cannot be interrupted, only detected).
 fn deadlock_free(body: impl FnOnce() + Send + 'static) {
@@ -407,5 +421,26 @@ fn a_kept_waker_displaced_by_another_task_may_close_the_connection() {
             "the client's shutdown wakes the new reader"
         );
         assert_eq!(run(read(&server, &mut buf)).unwrap(), 0);
+    });
+}
+
+#[test]
+fn a_wake_up_that_drops_the_connection_does_not_deadlock() {
+    deadlock_free(|| {
+        let (client, server) = pair_with_buffer(1024);
+        let dropper = Arc::new(DropsEndWhenWoken(Mutex::new(None)));
+        let waker = Waker::from(dropper.clone());
+        let mut buf = [0u8; 1];
+        assert!(poll_pinned(pin!(read(&server, &mut buf)), &waker).is_pending());
+        // The waiting task owns the server end; waking it drops the end (its last handle),
+        // which shuts it down and takes the lock the waking write holds.
+        *dropper.0.lock().unwrap() = Some(server);
+        assert_eq!(run(write(&client, b"x")).unwrap(), 1);
+        assert!(
+            dropper.0.lock().unwrap().is_none(),
+            "the wake-up dropped the end"
+        );
+        let err = run(write_all(&client, b"y")).unwrap_err();
+        assert_eq!(chan_err(&err), Error::ConnectionClosed);
     });
 }
