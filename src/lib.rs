@@ -120,10 +120,10 @@
 //!
 //!   A waiting task registers its waker under the direction's lock, and the task that changes
 //!   the state takes the waiters under that lock and wakes them once it is released (a wake-up
-//!   may run executor code that drops a connection, which takes the lock). The waker of the
-//!   last task to wait is kept after it is woken, so a reader or writer that waits again and
-//!   again is not cloned each time, and a task woken by itself (both ends, or both halves, in
-//!   one `join!`) is woken through its own waker with no clone at all. After
+//!   may run executor code that drops a connection, which takes the lock); only a task woken
+//!   by its own read or write (both ends, or both halves, in one `join!`), which is running, is
+//!   woken in place, through its own waker. The waker of the last task to wait is kept after it
+//!   is woken, so a reader or writer that waits again and again is not cloned each time. After
 //!   128 operations in a row that did not wait, a read or write yields once (it wakes its task
 //!   and returns `Pending`), so a stream that another thread keeps ready cannot starve the
 //!   other tasks of an executor.

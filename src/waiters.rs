@@ -15,9 +15,10 @@ use std::task::Waker;
 /// wake-up; re-registration of the same task is deduplicated, so the list never grows beyond
 /// the number of distinct tasks waiting between two wake-ups.
 ///
-/// No waker is woken or dropped under the lock: either may run executor code that frees a task,
-/// and with it a [`Conn`](crate::Conn) whose drop takes the same lock. What is to be woken or
-/// dropped is handed back, to be dealt with once the lock is released.
+/// No waker of another task is woken or dropped under the lock: either may run executor code
+/// that frees a task, and with it a [`Conn`](crate::Conn) whose drop takes the same lock. What
+/// is to be woken or dropped is handed back, to be dealt with once the lock is released. Only
+/// the task making the change, which is running, is woken in place.
 #[derive(Debug, Default)]
 pub(crate) struct WaitList {
     /// The first waiter's waker, kept after it is woken (see above).
@@ -57,18 +58,19 @@ impl WaitList {
     ///
     /// `caller` is the waker of the task making the change, if a task is making it. When the
     /// first waiter is that same task (a task that reads and writes both ends, or both halves of
-    /// one connection, in a `join!` or `select!`), it is woken through `caller`, so its kept
-    /// waker is not even cloned; any other first waiter's waker is cloned.
-    pub(crate) fn wake<'w>(&mut self, caller: Option<&'w Waker>) -> Woken<'w> {
+    /// one connection, in a `join!` or `select!`), it is woken at once through `caller`, so its
+    /// kept waker is not even cloned; any other first waiter's waker is cloned.
+    pub(crate) fn wake(&mut self, caller: Option<&Waker>) -> Woken {
         let mut woken = Woken {
-            caller: None,
             first: None,
             rest: self.rest.take(),
         };
         if std::mem::take(&mut self.first_waits) {
             if let Some(first) = &self.first {
                 match caller {
-                    Some(c) if c.will_wake(first) => woken.caller = Some(c),
+                    // The caller's task is running: its executor cannot drop it now, so waking
+                    // it here, under the lock, runs nothing that could take the lock.
+                    Some(c) if c.will_wake(first) => c.wake_by_ref(),
                     _ => woken.first = Some(first.clone()),
                 }
             }
@@ -80,19 +82,14 @@ impl WaitList {
 /// Waiters taken out of a [`WaitList`], to be woken after its lock is released.
 #[must_use = "the taken wakers must be woken"]
 #[derive(Debug)]
-pub(crate) struct Woken<'w> {
-    /// The waking task's own waker, when it is the first waiter.
-    caller: Option<&'w Waker>,
+pub(crate) struct Woken {
     first: Option<Waker>,
     #[allow(clippy::box_collection)]
     rest: Option<Box<Vec<Waker>>>,
 }
 
-impl Woken<'_> {
+impl Woken {
     pub(crate) fn wake(self) {
-        if let Some(c) = self.caller {
-            c.wake_by_ref();
-        }
         if let Some(w) = self.first {
             w.wake();
         }
@@ -155,13 +152,14 @@ mod tests {
         let _ = list.register(&wa);
         let refs = Arc::strong_count(&a);
         let woken = list.wake(Some(&wa));
+        assert_eq!(wakes(&a), 1, "the running task is woken at once");
         assert_eq!(Arc::strong_count(&a), refs, "its kept waker was not cloned");
         woken.wake();
         assert_eq!(wakes(&a), 1);
-        // Woken by another task, the kept waker is cloned to be woken outside the lock.
+        // Woken by another task, the kept waker is cloned, to be woken outside the lock.
         let _ = list.register(&wa);
         let woken = list.wake(Some(&wb));
-        assert_eq!(Arc::strong_count(&a), refs + 1);
+        assert_eq!((wakes(&a), Arc::strong_count(&a)), (1, refs + 1));
         woken.wake();
         assert_eq!((wakes(&a), Arc::strong_count(&a)), (2, refs));
     }
