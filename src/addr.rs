@@ -1,6 +1,7 @@
 //! Addresses of listeners and connection ends.
 
 use std::fmt;
+use std::io::Write as _;
 use std::sync::Arc;
 
 /// The address of a [`Listener`](crate::Listener) or of one end of a [`Conn`](crate::Conn).
@@ -31,34 +32,18 @@ impl Addr {
         Addr(name)
     }
 
-    /// `name#n`, built in one allocation (one is made for every dial).
+    /// `name#n`, built in one allocation (one is made for every dial): formatted on the stack
+    /// when it fits, as it does for any reasonable name.
     pub(crate) fn numbered(name: &str, n: u64) -> Addr {
         const ON_STACK: usize = 64;
-        let mut digits = [0u8; 20];
-        let mut start = digits.len();
-        let mut rest = n;
-        loop {
-            start -= 1;
-            digits[start] = b'0' + (rest % 10) as u8;
-            rest /= 10;
-            if rest == 0 {
-                break;
-            }
-        }
-        let digits = std::str::from_utf8(&digits[start..]).expect("ASCII digits");
-        let len = name.len() + 1 + digits.len();
-        if len > ON_STACK {
-            return Addr(format!("{name}#{digits}").into());
-        }
         let mut text = [0u8; ON_STACK];
-        text[..name.len()].copy_from_slice(name.as_bytes());
-        text[name.len()] = b'#';
-        text[name.len() + 1..len].copy_from_slice(digits.as_bytes());
-        Addr(
-            std::str::from_utf8(&text[..len])
-                .expect("a name, '#' and digits")
-                .into(),
-        )
+        let mut rest = &mut text[..];
+        if write!(rest, "{name}#{n}").is_ok() {
+            let len = ON_STACK - rest.len();
+            let text = std::str::from_utf8(&text[..len]).expect("a name, '#' and digits");
+            return Addr(text.into());
+        }
+        Addr(format!("{name}#{n}").into())
     }
 
     /// The network family, always `"chan"` (the counterpart of Go's `net.Addr::Network`).

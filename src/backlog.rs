@@ -13,9 +13,9 @@ use crate::{Addr, Conn, Error};
 
 /// The queue of dial requests of one listener.
 ///
-/// A request is the new connection itself (its [`Link`], which carries the [`Request`] state):
-/// so queuing a dial allocates nothing beyond the connection. Requests travel to `accept` through an unbounded `async-channel`; the backlog limit is
-/// enforced by `live`, the number of queued requests still pending, so that a request withdrawn
+/// A request is the new connection itself (its [`Link`], which carries the [`Request`] state),
+/// so queuing a dial allocates nothing beyond the connection. Requests travel to `accept`
+/// through an unbounded `async-channel`; the backlog limit is enforced by `live`, the number of queued requests still pending, so that a request withdrawn
 /// by its dialer (timed out, or its future dropped) frees its slot at once even though its entry
 /// is still in the channel. `accept` skips such stale entries, and when they pile up (no
 /// `accept` for a long while) the dialer that notices compacts the channel.
@@ -124,22 +124,17 @@ impl Backlog {
 
     /// The dialer gives up. Returns `false` if the request was already accepted or refused.
     pub(crate) fn withdraw(&self, link: &Link) -> bool {
-        if !self.settle(link, WITHDRAWN) {
-            return false;
-        }
-        link.drop_handle(1);
-        true
+        self.settle(link, WITHDRAWN)
     }
 
     fn refuse(&self, link: &Link) {
         if self.settle(link, REFUSED) {
-            link.drop_handle(1);
             link.request().dialer.wake();
         }
     }
 
     /// Moves the request of `link` out of `PENDING`, freeing its slot; `false` if it had left
-    /// it already.
+    /// it already. A request withdrawn or refused drops the accepting end's handle it held.
     fn settle(&self, link: &Link, to: u8) -> bool {
         let moved = link
             .request()
@@ -148,6 +143,9 @@ impl Backlog {
             .is_ok();
         if moved {
             self.live.fetch_sub(1, Ordering::AcqRel);
+            if to != ACCEPTED {
+                link.drop_handle(1);
+            }
         }
         moved
     }

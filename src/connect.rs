@@ -108,18 +108,20 @@ impl Future for Connect {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let state = &mut self.state;
-        if let State::Start { .. } = state {
-            let State::Start {
-                network,
-                target,
-                timeout,
-            } = std::mem::replace(state, State::Done)
-            else {
-                unreachable!("matched above");
-            };
-            match start(&network, target, timeout) {
+        if let State::Start {
+            network,
+            target,
+            timeout,
+        } = state
+        {
+            // Moved out, leaving a placeholder that allocates nothing (an empty name).
+            let target = std::mem::replace(target, Target::Name(Box::default()));
+            match start(network, target, *timeout) {
                 Ok(waiting) => *state = State::Waiting(waiting),
-                Err(e) => return Poll::Ready(Err(e)),
+                Err(e) => {
+                    *state = State::Done;
+                    return Poll::Ready(Err(e));
+                }
             }
         }
         let State::Waiting(waiting) = state else {
@@ -165,6 +167,11 @@ impl Waiting {
         self.client.as_ref().map(Conn::link)
     }
 
+    /// [`link`](Waiting::link) while the dial is under way, as it is whenever it is polled.
+    fn dialing(&self) -> &Link {
+        self.link().expect("`Connect` polled after completion")
+    }
+
     fn poll(&mut self, cx: &mut Context<'_>) -> Poll<Result<Conn, Error>> {
         if let Some(done) = self.settled() {
             return Poll::Ready(done);
@@ -175,10 +182,7 @@ impl Waiting {
             cx.waker().wake_by_ref();
             return Poll::Pending;
         }
-        let Some(link) = self.link() else {
-            panic!("`Connect` polled after completion");
-        };
-        link.request().register(cx.waker());
+        self.dialing().request().register(cx.waker());
         // Settled before the registration took effect?
         if let Some(done) = self.settled() {
             return Poll::Ready(done);
@@ -192,7 +196,7 @@ impl Waiting {
         if Pin::new(delay).poll(cx).is_pending() {
             return Poll::Pending;
         }
-        if self.backlog.withdraw(self.link().expect("still dialing")) {
+        if self.backlog.withdraw(self.dialing()) {
             self.client = None;
             return Poll::Ready(Err(Error::ConnectTimeout));
         }
@@ -201,10 +205,7 @@ impl Waiting {
     }
 
     fn settled(&mut self) -> Option<Result<Conn, Error>> {
-        let Some(link) = self.link() else {
-            panic!("`Connect` polled after completion");
-        };
-        match link.request().outcome() {
+        match self.dialing().request().outcome() {
             Outcome::Pending => None,
             Outcome::Accepted => self.client.take().map(Ok),
             Outcome::Refused => {

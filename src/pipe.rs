@@ -3,7 +3,7 @@
 
 use std::io;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 
 use crate::deadline::{self, OnFire, Timer};
@@ -164,9 +164,7 @@ impl Pipe {
                 return yield_now(cx);
             }
             let taken = take(&mut st.buf);
-            let woken = st.waiters[Side::Write as usize].wake(Some(cx.waker()));
-            drop(st);
-            woken.wake();
+            wake_unlocked(st, Side::Write, Some(cx.waker()));
             return Poll::Ready(Ok(taken));
         }
         if st.write_shut {
@@ -253,9 +251,7 @@ impl Pipe {
                 return yield_now(cx);
             }
             if let Some(done) = put(&mut st) {
-                let woken = st.waiters[Side::Read as usize].wake(Some(cx.waker()));
-                drop(st);
-                woken.wake();
+                wake_unlocked(st, Side::Read, Some(cx.waker()));
                 return Poll::Ready(Ok(done));
             }
         }
@@ -313,9 +309,7 @@ impl Pipe {
             st.deadlines.get_or_insert_with(Box::default)[side as usize] = at;
         }
         st.timed[side as usize] = false;
-        let woken = st.waiters[side as usize].wake(None);
-        drop(st);
-        woken.wake();
+        wake_unlocked(st, side, None);
         if let (None, Some(timers)) = (at, self.timers.get()) {
             timers[side as usize].disarm();
         }
@@ -339,11 +333,17 @@ fn waker_of(link: &Arc<Link>, index: u8, side: Side) -> OnFire {
         if let Some(link) = link.upgrade() {
             let mut st = link.pipe(index).lock();
             st.timed[side as usize] = false;
-            let woken = st.waiters[side as usize].wake(None);
-            drop(st);
-            woken.wake();
+            wake_unlocked(st, side, None);
         }
     })
+}
+
+/// Wakes the waiters of `side` once `st`'s lock is released (see [`WaitList::wake`]); `caller`
+/// is the waker of the task making the change, if a task is making it.
+fn wake_unlocked(mut st: MutexGuard<'_, State>, side: Side, caller: Option<&Waker>) {
+    let woken = st.waiters[side as usize].wake(caller);
+    drop(st);
+    woken.wake();
 }
 
 /// Gives the executor a turn: wakes the task at once and returns `Pending`.
