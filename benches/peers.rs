@@ -25,6 +25,10 @@ use futures::StreamExt;
 use smol::Async;
 use tokio_util::compat::{Compat, TokioAsyncReadCompatExt};
 
+#[cfg(feature = "net")]
+#[path = "support/net_layer.rs"]
+mod net_layer;
+
 // ---- The contenders -----------------------------------------------------------------------
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -733,6 +737,11 @@ fn main() {
                 })
                 .collect(),
         });
+    }
+
+    #[cfg(feature = "net")]
+    if want("net") {
+        net_layer::run(quick, runs);
     }
 
     let mode = if quick { "quick" } else { "full" };

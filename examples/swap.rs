@@ -1,89 +1,75 @@
-//! The same server and client code, run once over chanstream and once over TCP on 127.0.0.1:
-//! nothing else changes, not even the errors.
+//! The same server and client code over any transport: the address is the only thing that
+//! changes, and not even the errors do.
 //!
-//! Run it with `cargo run --example swap`.
+//! ```sh
+//! cargo run --features net --example swap -- tcp://127.0.0.1:0
+//! cargo run --features net --example swap -- unix:///tmp/swap.sock
+//! cargo run --features net --example swap            # chan://, tcp:// and unix:// in turn
+//! ```
 
-use std::io;
+use std::error::Error;
 use std::net::Shutdown;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use futures::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
-use futures::{AsyncReadExt, StreamExt};
+use chanstream::net::{Conn, Listener};
+use futures::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use futures::StreamExt;
 
-/// Upper-cases each line it receives until the client half-closes. Knows nothing of transports.
-async fn serve<S: AsyncRead + AsyncWrite + Unpin>(conn: S) -> io::Result<()> {
-    let (reader, mut writer) = conn.split();
-    let mut lines = BufReader::new(reader).lines();
+/// Upper-cases each line it receives until the client half-closes, then closes.
+async fn serve(conn: Conn) -> std::io::Result<()> {
+    let mut lines = BufReader::new(conn.clone()).lines();
+    let mut out = conn.clone();
     while let Some(line) = lines.next().await {
-        writer
-            .write_all(format!("{}\n", line?.to_uppercase()).as_bytes())
+        out.write_all(format!("{}\n", line?.to_uppercase()).as_bytes())
             .await?;
     }
-    writer.close().await
+    out.close().await
 }
 
-/// Sends two lines, half-closes, and returns the replies. Knows nothing of transports.
-async fn talk<S: AsyncRead + AsyncWrite + Unpin>(
-    mut conn: S,
-    half_close: impl FnOnce(&S) -> io::Result<()>,
-) -> io::Result<String> {
+/// Sends two lines, half-closes, and returns the replies; gives up after a second.
+async fn talk(mut conn: Conn) -> std::io::Result<String> {
+    conn.set_deadline(Some(Instant::now() + Duration::from_secs(1)));
     conn.write_all(b"same code\nany transport\n").await?;
-    half_close(&conn)?;
+    conn.shutdown(Shutdown::Write)?;
     let mut replies = String::new();
     conn.read_to_string(&mut replies).await?;
     Ok(replies)
 }
 
-async fn over_chanstream() -> io::Result<()> {
-    use chanstream::{Conn, Listener};
+async fn run(addr: &str) -> Result<(), Box<dyn Error>> {
     let started = Instant::now();
-    let listener = Listener::bind("swap.example")?;
-    let (client, server) = futures::try_join!(Conn::connect("swap.example"), listener.accept())?;
-    let (replies, ()) = futures::try_join!(
-        talk(client, |c| Ok(c.shutdown(Shutdown::Write)?)),
-        serve(server)
-    )?;
-    report("chanstream", listener.local_addr(), &replies, started);
-    let refused = Conn::connect("nobody.example")
-        .await
-        .map(drop)
-        .map_err(io::Error::from);
-    println!(
-        "chanstream: dialing a name nobody listens on: {:?}",
-        refused.unwrap_err().kind()
-    );
-    Ok(())
-}
-
-async fn over_tcp() -> io::Result<()> {
-    use smol::net::{TcpListener, TcpStream};
-    let started = Instant::now();
-    let listener = TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
-    let accept = async { Ok::<_, io::Error>(listener.accept().await?.0) };
-    let (client, server) = futures::try_join!(TcpStream::connect(addr), accept)?;
-    let (replies, ()) =
-        futures::try_join!(talk(client, |c| c.shutdown(Shutdown::Write)), serve(server))?;
-    report("tcp", addr, &replies, started);
-    drop(listener);
-    let refused = TcpStream::connect(addr).await.map(drop);
-    println!(
-        "tcp:        dialing a port nobody listens on: {:?}",
-        refused.unwrap_err().kind()
-    );
-    Ok(())
-}
-
-fn report(transport: &str, addr: impl std::fmt::Display, replies: &str, started: Instant) {
+    let listener = Listener::bind(addr).await?;
+    let bound = listener.local_addr();
+    let (client, server) =
+        futures::try_join!(Conn::connect(&bound.to_string()), listener.accept())?;
+    let (replies, ()) = futures::try_join!(talk(client), serve(server))?;
     for line in replies.lines() {
-        println!("{transport:<10}: {addr} replied {line:?}");
+        println!("{bound}: replied {line:?}");
     }
-    println!("{transport:<10}: done in {:?}", started.elapsed());
+    println!("{bound}: done in {:?}", started.elapsed());
+    listener.close();
+    let refused = Conn::connect(&bound.to_string()).await.unwrap_err();
+    println!(
+        "{bound}: dialing it after close: {refused} ({:?})",
+        refused.kind()
+    );
+    Ok(())
 }
 
-fn main() -> io::Result<()> {
-    smol::block_on(async {
-        over_chanstream().await?;
-        over_tcp().await
+fn main() -> Result<(), Box<dyn Error>> {
+    let dir = tempfile::tempdir()?;
+    let addrs = match std::env::args().nth(1) {
+        Some(addr) => vec![addr],
+        None => vec![
+            "chan://swap.example".to_string(),
+            "tcp://127.0.0.1:0".to_string(),
+            format!("unix://{}", dir.path().join("swap.sock").display()),
+        ],
+    };
+    futures::executor::block_on(async {
+        for addr in &addrs {
+            run(addr).await?;
+        }
+        Ok(())
     })
 }

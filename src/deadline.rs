@@ -70,9 +70,28 @@ impl Timer {
     /// Makes sure the timer will run `on_fire` once `at` has passed. `on_fire` is only built
     /// when a new timer is actually needed.
     pub(crate) fn arm(&self, at: Instant, on_fire: impl FnOnce() -> OnFire) {
+        self.arm_when(at, on_fire, |armed_at| armed_at == at);
+    }
+
+    /// Like [`arm`](Timer::arm), but keeps a timer already armed for an instant no later than
+    /// `at`: it fires early, its waiters re-check and find the deadline not passed, and the one
+    /// that waits again arms the timer anew. A deadline moved later before every operation
+    /// (Go's `now + 5 s` idiom) therefore costs one timer registration per timer period, not
+    /// one per operation.
+    #[cfg(feature = "net")]
+    pub(crate) fn arm_by(&self, at: Instant, on_fire: impl FnOnce() -> OnFire) {
+        self.arm_when(at, on_fire, |armed_at| armed_at <= at);
+    }
+
+    fn arm_when(
+        &self,
+        at: Instant,
+        on_fire: impl FnOnce() -> OnFire,
+        keep: impl FnOnce(Instant) -> bool,
+    ) {
         let mut armed = self.armed.lock().unwrap();
         if let Some(a) = armed.as_ref() {
-            if a.at == at && !a.fire.fired.load(Ordering::Acquire) {
+            if keep(a.at) && !a.fire.fired.load(Ordering::Acquire) {
                 return;
             }
         }

@@ -20,6 +20,8 @@ use std::io;
 /// | [`WriteTimeout`](Error::WriteTimeout) | yes | yes | `TimedOut` |
 /// | [`ListenerClosed`](Error::ListenerClosed) | no | no | `NotConnected` |
 /// | [`InvalidInput`](Error::InvalidInput) | no | no | `InvalidInput` |
+/// | [`HostNotFound`](Error::HostNotFound) | no | no | `NotFound` |
+/// | [`Os`](Error::Os) | if its kind is `TimedOut` | no | its own |
 ///
 /// ```
 /// use chanstream::Error;
@@ -50,8 +52,19 @@ pub enum Error {
     WriteTimeout,
     /// `accept` on a listener that has been closed.
     ListenerClosed,
-    /// An argument was out of range; the text says which.
+    /// An argument was out of range, or an address malformed; the text says which.
     InvalidInput(&'static str),
+    /// A `tcp://` host name resolved to no address (feature `net`).
+    HostNotFound,
+    /// An operating-system error of a socket (feature `net`) that has no variant of its own:
+    /// its [`io::ErrorKind`] and, where the OS gave one, its raw error code
+    /// ([`io::Error::raw_os_error`]). Converted into an [`io::Error`] it is the OS's error again.
+    Os {
+        /// The kind of the OS error.
+        kind: io::ErrorKind,
+        /// The raw OS error code (`errno` on Unix).
+        code: Option<i32>,
+    },
 }
 
 impl Error {
@@ -63,10 +76,16 @@ impl Error {
     /// assert!(!Error::ConnectionRefused.is_timeout());
     /// ```
     pub fn is_timeout(&self) -> bool {
-        matches!(
-            self,
-            Error::ConnectTimeout | Error::AcceptTimeout | Error::ReadTimeout | Error::WriteTimeout
-        )
+        match self {
+            Error::Os { kind, .. } => *kind == io::ErrorKind::TimedOut,
+            _ => matches!(
+                self,
+                Error::ConnectTimeout
+                    | Error::AcceptTimeout
+                    | Error::ReadTimeout
+                    | Error::WriteTimeout
+            ),
+        }
     }
 
     /// Whether the same operation may succeed if retried later.
@@ -100,6 +119,8 @@ impl Error {
             Error::ConnectionClosed => io::ErrorKind::BrokenPipe,
             Error::ListenerClosed => io::ErrorKind::NotConnected,
             Error::InvalidInput(_) => io::ErrorKind::InvalidInput,
+            Error::HostNotFound => io::ErrorKind::NotFound,
+            Error::Os { kind, .. } => *kind,
         }
     }
 
@@ -117,6 +138,24 @@ impl Error {
     pub fn from_io(err: &io::Error) -> Option<Error> {
         err.get_ref()?.downcast_ref::<Error>().copied()
     }
+
+    /// The crate's error for an OS error of a socket: the one it carries if it came from this
+    /// crate, a variant of its own for those that have one, otherwise [`Error::Os`].
+    #[cfg(feature = "net")]
+    pub(crate) fn from_os(err: &io::Error) -> Error {
+        if let Some(err) = Error::from_io(err) {
+            return err;
+        }
+        match err.kind() {
+            io::ErrorKind::ConnectionRefused => Error::ConnectionRefused,
+            io::ErrorKind::AddrInUse => Error::AddrInUse,
+            io::ErrorKind::BrokenPipe => Error::ConnectionClosed,
+            kind => Error::Os {
+                kind,
+                code: err.raw_os_error(),
+            },
+        }
+    }
 }
 
 impl fmt::Display for Error {
@@ -132,6 +171,11 @@ impl fmt::Display for Error {
             Error::WriteTimeout => f.write_str("write timed out"),
             Error::ListenerClosed => f.write_str("listener closed"),
             Error::InvalidInput(what) => write!(f, "invalid input: {what}"),
+            Error::HostNotFound => f.write_str("host name not found"),
+            Error::Os {
+                code: Some(code), ..
+            } => io::Error::from_raw_os_error(*code).fmt(f),
+            Error::Os { kind, code: None } => kind.fmt(f),
         }
     }
 }
@@ -140,6 +184,11 @@ impl std::error::Error for Error {}
 
 impl From<Error> for io::Error {
     fn from(err: Error) -> io::Error {
-        io::Error::new(err.kind(), err)
+        match err {
+            Error::Os {
+                code: Some(code), ..
+            } => io::Error::from_raw_os_error(code),
+            _ => io::Error::new(err.kind(), err),
+        }
     }
 }

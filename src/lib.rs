@@ -5,7 +5,9 @@
 //! half-close with [`Conn::shutdown`], and bound operations in time with deadlines. Errors are
 //! typed ([`Error`]) and say whether they are timeouts or temporary. Code written against
 //! these semantics runs in-process or, with the same logic, over TCP: no socket, no port, no
-//! kernel, and no special cases.
+//! kernel, and no special cases. With the `net` feature, [`net::Listener`] and [`net::Conn`]
+//! take an address instead (`chan://NAME`, `tcp://HOST:PORT`, `unix:///PATH`), so one program
+//! runs on any of them with the same semantics.
 //!
 //! Unlike a bare pipe, a connection has a handshake (a dial waits for `accept`, with a backlog
 //! and a timeout), addresses, independent half-closes, and deadlines that wake operations
@@ -102,6 +104,10 @@
 //!   and `&Conn`, so tokio code (hyper through `hyper_util::rt::TokioIo`, tonic, tokio codecs)
 //!   uses a connection directly, without `tokio_util::compat`. It adds only tokio's I/O traits:
 //!   no runtime. Without it the crate depends on no executor at all.
+//! - `net` (off by default): the [`net`] module, one API over in-process (`chan://NAME`), TCP
+//!   (`tcp://HOST:PORT`) and Unix (`unix:///PATH`) connections chosen by address, with the
+//!   semantics of [`Conn`] on every transport. Sockets run on `async-io`'s self-driving
+//!   reactor, so it needs no executor either.
 //!
 //! # Implementation
 //!
@@ -142,6 +148,7 @@
 //!   spawns no tasks and depends on no executor.
 
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 
 mod accept;
@@ -153,6 +160,9 @@ mod deadline;
 mod error;
 mod link;
 mod listener;
+#[cfg(feature = "net")]
+#[cfg_attr(docsrs, doc(cfg(feature = "net")))]
+pub mod net;
 mod network;
 mod pipe;
 mod reader;
@@ -203,6 +213,8 @@ pub const DEFAULT_BUFFER_SIZE: usize = 256 * 1024;
 /// ```
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
-#[cfg(doctest)]
+// The README's examples use the `net` feature, so they are tested where it is enabled (as
+// `.ci/run`'s `cargo test --all-features` does).
+#[cfg(all(doctest, feature = "net"))]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;

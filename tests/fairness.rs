@@ -54,7 +54,7 @@ fn a_reader_whose_data_is_always_there_lets_other_tasks_run() {
         let (server, sink) = (server.clone(), sink.clone());
         Box::pin(async move {
             let mut byte = [0u8];
-            assert_eq!(read(&server, &mut byte).await.unwrap(), 1);
+            assert_eq!(read(&*server, &mut byte).await.unwrap(), 1);
             sink.borrow_mut().push(byte[0]);
         })
     });
@@ -78,7 +78,7 @@ fn a_writer_whose_buffer_always_has_room_lets_other_tasks_run() {
         let client = client.clone();
         move |i| {
             let (client, source) = (client.clone(), source.clone());
-            Box::pin(async move { write_all(&client, &source[i..i + 1]).await.unwrap() })
+            Box::pin(async move { write_all(&*client, &source[i..i + 1]).await.unwrap() })
         }
     });
     // 128 writes move a byte each, the 129th yields first, and then sees the flag.

@@ -1,6 +1,27 @@
 //! Robustness under load and adversarial use: a peer that never reads, many connections across
-//! threads, futures dropped mid-way, and one huge write.
+//! threads, futures dropped mid-way, and one huge write. The generic tests run on every
+//! transport (`on_every_transport!`): `chan://` directly and through `chanstream::net`,
+//! `tcp://` and `unix://`.
+//!
+//! Tests that hold only for chan://:
+//!
+//! - `writes_to_a_never_reading_peer_stop_at_the_buffer_size`: a precise buffer size
+//!   (`pair_with_buffer`); a socket's buffers are the kernel's.
+//! - `a_single_write_is_split_at_the_buffer_size`: a precise buffer size (`pair_with_buffer`).
+//! - `a_thousand_connections_exchange_data_across_threads`: dials a `chanstream::Listener` with a
+//!   backlog of 1000 in its `Network` (a socket backlog is the kernel's).
+//! - `concurrent_readers_get_disjoint_bytes_in_stream_order`: relies on 8-byte reads never being
+//!   short, true of chan's 8 KiB buffer; a socket may return a short read at any byte.
+//! - `dropping_connect_futures_under_load_never_strands_the_acceptor`: chan's handshake and
+//!   backlog (a socket dial completes in the kernel before `accept`).
+//! - `a_waker_dropped_by_a_wake_up_may_close_the_connection`: chan's lock order (the peer's write
+//!   runs the wake-up); on sockets the reactor thread wakes, and the last write is the OS's cell.
+//! - `a_kept_waker_displaced_by_another_task_may_close_the_connection`: chan keeps a woken
+//!   waker for its next wait; a socket's deadline change drops it.
+//! - `a_wake_up_that_drops_the_connection_does_not_deadlock`: chan's lock order (the wake-up runs
+//!   inside the peer's write); on sockets it runs later on the reactor thread.
 
+#[macro_use]
 mod common;
 
 use std::net::Shutdown;
@@ -12,8 +33,15 @@ use std::time::{Duration, Instant};
 use chanstream::{Conn, Error, Network};
 use common::{
     chan_err, counting_waker, pair_with_buffer, pattern, poll_pinned, read, run, write, write_all,
+    TestConn, Transport,
 };
 use futures::io::{AsyncReadExt, AsyncWriteExt};
+
+on_every_transport!(
+    a_64_mib_write_arrives_intact,
+    dropped_read_and_write_futures_lose_nothing,
+    deadline_churn_from_another_thread_never_damages_the_stream,
+);
 
 #[test]
 fn writes_to_a_never_reading_peer_stop_at_the_buffer_size() {
@@ -47,10 +75,9 @@ fn a_single_write_is_split_at_the_buffer_size() {
     assert_eq!(run(write(&a, &big)).unwrap(), 4096);
 }
 
-#[test]
-fn a_64_mib_write_arrives_intact() {
+fn a_64_mib_write_arrives_intact<T: Transport>() {
     let data = pattern(64, 64 << 20);
-    let (mut a, b) = pair_with_buffer(256 * 1024);
+    let (mut a, b) = T::pair();
     std::thread::scope(|s| {
         let data = &data;
         s.spawn(move || {
@@ -131,10 +158,9 @@ fn a_thousand_connections_exchange_data_across_threads() {
 
 /// Streams `data` with reads and writes that are each polled a few times and then, often,
 /// dropped before completing, from two threads. The stream must still arrive exactly.
-#[test]
-fn dropped_read_and_write_futures_lose_nothing() {
+fn dropped_read_and_write_futures_lose_nothing<T: Transport>() {
     let data = pattern(3, 2 << 20);
-    let (a, b) = pair_with_buffer(4096);
+    let (a, b) = T::pair();
     std::thread::scope(|s| {
         let data = &data;
         s.spawn(move || {
@@ -288,10 +314,9 @@ fn dropping_connect_futures_under_load_never_strands_the_acceptor() {
 
 /// A third thread keeps moving both ends' deadlines (into the past, the near future, away)
 /// while a transfer runs; the reader and writer retry on timeouts. The stream must arrive exact.
-#[test]
-fn deadline_churn_from_another_thread_never_damages_the_stream() {
+fn deadline_churn_from_another_thread_never_damages_the_stream<T: Transport>() {
     let data = pattern(5, 4 << 20);
-    let (a, b) = pair_with_buffer(8 * 1024);
+    let (a, b) = T::pair();
     let retry_on_timeout = |r: std::io::Result<usize>| match r {
         Ok(n) => Some(n),
         Err(e) => {

@@ -1,36 +1,79 @@
 //! Every cell of the shutdown matrix (SPEC 4), for operations started after the shutdown and for
-//! operations already blocked, at both ends and on clones.
+//! operations already blocked, at both ends and on clones. The generic tests run on every
+//! transport (`on_every_transport!`): `chan://` directly and through `chanstream::net`,
+//! `tcp://` and `unix://`.
+//!
+//! Tests that hold only for chan:// (what a socket's peer sees is the OS's: the table "What the
+//! peer sees" in `chanstream::net`):
+//!
+//! - `read_shutdown_fails_peer_writes_with_broken_pipe`: on TCP the peer's write after our
+//!   `shutdown(Read)` succeeds.
+//! - `read_shutdown_fails_a_peer_write_already_waiting`: the same cell for a write already
+//!   waiting, which TCP lets through (and a precise buffer size).
+//! - `shutdown_both_is_both_rows`: it checks that the peer's write fails after our
+//!   `shutdown(Read)`, which TCP accepts.
+//! - `dropping_the_last_clone_is_shutdown_both`: on TCP the peer's first write after our close
+//!   may succeed.
+//! - `peer_vanishing_mid_write_fails_the_blocked_writer`: the peer closes with unread bytes, so
+//!   TCP resets and the writer may get `ConnectionReset`, not `BrokenPipe`.
+//! - `shutdown_is_idempotent_in_every_combination`: it ends by checking that the peer's write
+//!   fails after our `shutdown(Read)`, which TCP accepts.
+//! - `shutdown_wakes_every_blocked_operation_at_both_ends`: the peer's blocked write failing at
+//!   once on our `shutdown(Both)` is chan's (TCP accepts it; a precise buffer size).
+//! - `flush_succeeds_at_once_and_bytes_are_visible_when_write_returns`: when a socket's bytes
+//!   become readable at the peer is the OS's timing, not the write's return.
+//! - `a_reader_keeps_its_end_open_after_every_conn_clone_is_dropped`: `Conn::reader` exists only
+//!   on `chanstream::Conn`.
 
+#[macro_use]
 mod common;
 
 use std::io::ErrorKind;
 use std::net::Shutdown;
 use std::pin::pin;
+use std::sync::mpsc;
 use std::task::Poll;
 
-use chanstream::{Conn, Error};
+use chanstream::Error;
 use common::{
-    chan_err, counting_waker, pair, pair_with_buffer, poll_once, poll_pinned, read, run,
-    signal_pending, write, write_all,
+    chan_err, counting_waker, fill, pair, pair_with_buffer, poll_once, poll_pinned, read, run,
+    signal_pending, write, write_all, write_until_err, TestConn, Transport,
 };
 use futures::io::{AsyncReadExt, AsyncWriteExt};
+
+on_every_transport!(
+    write_shutdown_leaves_own_reads_working,
+    write_shutdown_fails_own_writes_with_broken_pipe,
+    write_shutdown_lets_peer_read_buffered_bytes_then_eof,
+    write_shutdown_leaves_peer_writes_working,
+    close_is_a_write_shutdown,
+    write_shutdown_wakes_a_blocked_peer_read_with_eof,
+    write_shutdown_on_a_clone_fails_a_blocked_write_on_another_clone,
+    read_shutdown_returns_eof_at_once_and_discards_unread_bytes,
+    read_shutdown_leaves_own_writes_working,
+    read_shutdown_leaves_peer_reads_working,
+    read_shutdown_on_a_clone_ends_a_blocked_read_on_another_clone,
+    dropping_one_clone_keeps_the_connection_open,
+    peer_vanishing_wakes_a_blocked_reader_with_eof,
+    zero_length_reads_and_writes_on_an_open_stream_return_zero_and_send_nothing,
+    eof_comes_only_after_the_last_clone_is_dropped_across_threads,
+);
 
 fn assert_broken_pipe(err: std::io::Error) {
     assert_eq!(err.kind(), ErrorKind::BrokenPipe);
     assert_eq!(chan_err(&err), Error::ConnectionClosed);
 }
 
-async fn read_all(mut c: &Conn) -> Vec<u8> {
+async fn read_all<C: TestConn>(c: &C) -> Vec<u8> {
     let mut v = Vec::new();
-    c.read_to_end(&mut v).await.unwrap();
+    c.clone().read_to_end(&mut v).await.unwrap();
     v
 }
 
 // ---- A shuts down writing --------------------------------------------------------------------
 
-#[test]
-fn write_shutdown_leaves_own_reads_working() {
-    let (mut a, mut b) = pair();
+fn write_shutdown_leaves_own_reads_working<T: Transport>() {
+    let (mut a, mut b) = T::pair();
     a.shutdown(Shutdown::Write).unwrap();
     run(async {
         b.write_all(b"reply").await.unwrap();
@@ -40,41 +83,37 @@ fn write_shutdown_leaves_own_reads_working() {
     });
 }
 
-#[test]
-fn write_shutdown_fails_own_writes_with_broken_pipe() {
-    let (mut a, _b) = pair();
+fn write_shutdown_fails_own_writes_with_broken_pipe<T: Transport>() {
+    let (mut a, _b) = T::pair();
     a.shutdown(Shutdown::Write).unwrap();
     assert_broken_pipe(run(a.write(b"x")).unwrap_err());
     // A zero-length write after a write shutdown fails like any other.
     assert_broken_pipe(run(a.write(b"")).unwrap_err());
 }
 
-#[test]
-fn write_shutdown_lets_peer_read_buffered_bytes_then_eof() {
-    let (mut a, b) = pair();
+fn write_shutdown_lets_peer_read_buffered_bytes_then_eof<T: Transport>() {
+    let (mut a, b) = T::pair();
     run(async {
         a.write_all(b"last words").await.unwrap();
         a.shutdown(Shutdown::Write).unwrap();
         assert_eq!(read_all(&b).await, b"last words");
-        assert_eq!((&b).read(&mut [0; 4]).await.unwrap(), 0);
+        assert_eq!(read(&b, &mut [0; 4]).await.unwrap(), 0);
     });
 }
 
-#[test]
-fn write_shutdown_leaves_peer_writes_working() {
-    let (a, mut b) = pair();
+fn write_shutdown_leaves_peer_writes_working<T: Transport>() {
+    let (a, mut b) = T::pair();
     a.shutdown(Shutdown::Write).unwrap();
     run(async {
         b.write_all(b"still").await.unwrap();
         let mut buf = [0; 5];
-        (&a).read_exact(&mut buf).await.unwrap();
+        a.clone().read_exact(&mut buf).await.unwrap();
         assert_eq!(&buf, b"still");
     });
 }
 
-#[test]
-fn close_is_a_write_shutdown() {
-    let (mut a, mut b) = pair();
+fn close_is_a_write_shutdown<T: Transport>() {
+    let (mut a, mut b) = T::pair();
     run(async {
         a.write_all(b"bye").await.unwrap();
         a.close().await.unwrap();
@@ -89,9 +128,8 @@ fn close_is_a_write_shutdown() {
     });
 }
 
-#[test]
-fn write_shutdown_wakes_a_blocked_peer_read_with_eof() {
-    let (a, b) = pair();
+fn write_shutdown_wakes_a_blocked_peer_read_with_eof<T: Transport>() {
+    let (a, b) = T::pair();
     let mut buf = [0; 8];
     let (read, blocked) = signal_pending(read(&b, &mut buf));
     std::thread::scope(|s| {
@@ -102,36 +140,33 @@ fn write_shutdown_wakes_a_blocked_peer_read_with_eof() {
     });
 }
 
-#[test]
-fn write_shutdown_on_a_clone_fails_a_blocked_write_on_another_clone() {
-    let (a, _b) = pair_with_buffer(4);
+fn write_shutdown_on_a_clone_fails_a_blocked_write_on_another_clone<T: Transport>() {
+    let (a, _b) = T::pair();
     let a2 = a.clone();
-    run((&a).write_all(b"full")).unwrap();
-    let (write, blocked) = signal_pending(write(&a, b"more"));
+    fill(&a);
+    let (tx, blocked) = mpsc::channel();
     std::thread::scope(|s| {
-        let h = s.spawn(|| run(write));
+        let h = s.spawn(|| write_until_err(&a, b"more", tx));
         blocked.recv().unwrap();
         a2.shutdown(Shutdown::Write).unwrap();
-        assert_broken_pipe(h.join().unwrap().unwrap_err());
+        assert_broken_pipe(h.join().unwrap());
     });
 }
 
 // ---- A shuts down reading --------------------------------------------------------------------
 
-#[test]
-fn read_shutdown_returns_eof_at_once_and_discards_unread_bytes() {
-    let (a, mut b) = pair();
+fn read_shutdown_returns_eof_at_once_and_discards_unread_bytes<T: Transport>() {
+    let (a, mut b) = T::pair();
     run(async {
         b.write_all(b"unread").await.unwrap();
         a.shutdown(Shutdown::Read).unwrap();
-        assert_eq!((&a).read(&mut [0; 8]).await.unwrap(), 0);
-        assert_eq!((&a).read(&mut [0; 8]).await.unwrap(), 0);
+        assert_eq!(read(&a, &mut [0; 8]).await.unwrap(), 0);
+        assert_eq!(read(&a, &mut [0; 8]).await.unwrap(), 0);
     });
 }
 
-#[test]
-fn read_shutdown_leaves_own_writes_working() {
-    let (mut a, b) = pair();
+fn read_shutdown_leaves_own_writes_working<T: Transport>() {
+    let (mut a, b) = T::pair();
     a.shutdown(Shutdown::Read).unwrap();
     run(async {
         a.write_all(b"one way").await.unwrap();
@@ -140,14 +175,13 @@ fn read_shutdown_leaves_own_writes_working() {
     });
 }
 
-#[test]
-fn read_shutdown_leaves_peer_reads_working() {
-    let (mut a, b) = pair();
+fn read_shutdown_leaves_peer_reads_working<T: Transport>() {
+    let (mut a, b) = T::pair();
     a.shutdown(Shutdown::Read).unwrap();
     run(async {
         a.write_all(b"x").await.unwrap();
         let mut buf = [0; 1];
-        (&b).read_exact(&mut buf).await.unwrap();
+        b.clone().read_exact(&mut buf).await.unwrap();
         assert_eq!(&buf, b"x");
     });
 }
@@ -173,9 +207,8 @@ fn read_shutdown_fails_a_peer_write_already_waiting() {
     });
 }
 
-#[test]
-fn read_shutdown_on_a_clone_ends_a_blocked_read_on_another_clone() {
-    let (a, _b) = pair();
+fn read_shutdown_on_a_clone_ends_a_blocked_read_on_another_clone<T: Transport>() {
+    let (a, _b) = T::pair();
     let a2 = a.clone();
     let mut buf = [0; 8];
     let (read, blocked) = signal_pending(read(&a, &mut buf));
@@ -216,17 +249,16 @@ fn dropping_the_last_clone_is_shutdown_both() {
     });
 }
 
-#[test]
-fn dropping_one_clone_keeps_the_connection_open() {
-    let (a, mut b) = pair();
-    let a2 = a.clone();
+fn dropping_one_clone_keeps_the_connection_open<T: Transport>() {
+    let (a, mut b) = T::pair();
+    let mut a2 = a.clone();
     drop(a);
     run(async {
         b.write_all(b"hi").await.unwrap();
         let mut buf = [0; 2];
-        (&a2).read_exact(&mut buf).await.unwrap();
+        a2.read_exact(&mut buf).await.unwrap();
         assert_eq!(&buf, b"hi");
-        (&a2).write_all(b"yo").await.unwrap();
+        a2.write_all(b"yo").await.unwrap();
         b.read_exact(&mut buf).await.unwrap();
         assert_eq!(&buf, b"yo");
     });
@@ -245,9 +277,8 @@ fn peer_vanishing_mid_write_fails_the_blocked_writer() {
     });
 }
 
-#[test]
-fn peer_vanishing_wakes_a_blocked_reader_with_eof() {
-    let (a, b) = pair();
+fn peer_vanishing_wakes_a_blocked_reader_with_eof<T: Transport>() {
+    let (a, b) = T::pair();
     let mut buf = [0; 8];
     let (read, blocked) = signal_pending(read(&a, &mut buf));
     std::thread::scope(|s| {
@@ -309,9 +340,8 @@ fn flush_succeeds_at_once_and_bytes_are_visible_when_write_returns() {
     assert_eq!(&buf, b"now");
 }
 
-#[test]
-fn zero_length_reads_and_writes_on_an_open_stream_return_zero_and_send_nothing() {
-    let (mut a, b) = pair();
+fn zero_length_reads_and_writes_on_an_open_stream_return_zero_and_send_nothing<T: Transport>() {
+    let (mut a, b) = T::pair();
     let (waker, _) = counting_waker();
     assert!(matches!(
         poll_once(&mut a.write(b""), &waker),
@@ -325,10 +355,9 @@ fn zero_length_reads_and_writes_on_an_open_stream_return_zero_and_send_nothing()
     assert!(poll_pinned(pin!(read(&b, &mut [0; 4])), &waker).is_pending());
 }
 
-#[test]
-fn eof_comes_only_after_the_last_clone_is_dropped_across_threads() {
+fn eof_comes_only_after_the_last_clone_is_dropped_across_threads<T: Transport>() {
     for _ in 0..50 {
-        let (a, b) = pair();
+        let (a, b) = T::pair();
         std::thread::scope(|s| {
             for id in 0..8u8 {
                 let clone = a.clone();

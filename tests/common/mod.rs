@@ -9,8 +9,12 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
+use std::net::Shutdown;
+use std::time::Instant;
+
 use chanstream::{Conn, Error, Listener, Network};
 use futures::future::{select, Either};
+use futures::io::{AsyncRead, AsyncWrite};
 
 /// Runs `fut` to completion on this thread, failing the test instead of hanging if it takes
 /// longer than a minute.
@@ -129,19 +133,20 @@ pub fn pattern(seed: u64, len: usize) -> Vec<u8> {
     out
 }
 
-/// `read` through a shared reference, as a future that can be stored.
-pub async fn read(mut conn: &Conn, buf: &mut [u8]) -> std::io::Result<usize> {
-    futures::io::AsyncReadExt::read(&mut conn, buf).await
+/// `read` through a shared reference (on a clone, which shares the end), as a future that can
+/// be stored.
+pub async fn read<C: TestConn>(conn: &C, buf: &mut [u8]) -> std::io::Result<usize> {
+    futures::io::AsyncReadExt::read(&mut conn.clone(), buf).await
 }
 
 /// `write` through a shared reference, as a future that can be stored.
-pub async fn write(mut conn: &Conn, data: &[u8]) -> std::io::Result<usize> {
-    futures::io::AsyncWriteExt::write(&mut conn, data).await
+pub async fn write<C: TestConn>(conn: &C, data: &[u8]) -> std::io::Result<usize> {
+    futures::io::AsyncWriteExt::write(&mut conn.clone(), data).await
 }
 
 /// `write_all` through a shared reference, as a future that can be stored.
-pub async fn write_all(mut conn: &Conn, data: &[u8]) -> std::io::Result<()> {
-    futures::io::AsyncWriteExt::write_all(&mut conn, data).await
+pub async fn write_all<C: TestConn>(conn: &C, data: &[u8]) -> std::io::Result<()> {
+    futures::io::AsyncWriteExt::write_all(&mut conn.clone(), data).await
 }
 
 /// Polls a future that is not `Unpin` once.
@@ -164,4 +169,173 @@ pub fn tokio_runtime() -> tokio::runtime::Runtime {
         .enable_all()
         .build()
         .unwrap()
+}
+
+/// What the suites shared by every transport need of a connection: `chanstream::Conn` and,
+/// with the `net` feature, `chanstream::net::Conn` on `chan://`, `tcp://` and `unix://`.
+pub trait TestConn:
+    AsyncRead + AsyncWrite + Unpin + Clone + Send + Sync + std::fmt::Debug + 'static
+{
+    fn set_deadline(&self, at: Option<Instant>);
+    fn set_read_deadline(&self, at: Option<Instant>);
+    fn set_write_deadline(&self, at: Option<Instant>);
+    fn shutdown(&self, how: Shutdown) -> Result<(), Error>;
+    /// The local and the peer address, as text.
+    fn addrs(&self) -> (String, String);
+}
+
+macro_rules! impl_test_conn {
+    ($t:ty) => {
+        impl TestConn for $t {
+            fn set_deadline(&self, at: Option<Instant>) {
+                <$t>::set_deadline(self, at)
+            }
+            fn set_read_deadline(&self, at: Option<Instant>) {
+                <$t>::set_read_deadline(self, at)
+            }
+            fn set_write_deadline(&self, at: Option<Instant>) {
+                <$t>::set_write_deadline(self, at)
+            }
+            fn shutdown(&self, how: Shutdown) -> Result<(), Error> {
+                <$t>::shutdown(self, how)
+            }
+            fn addrs(&self) -> (String, String) {
+                (self.local_addr().to_string(), self.peer_addr().to_string())
+            }
+        }
+    };
+}
+
+impl_test_conn!(Conn);
+#[cfg(feature = "net")]
+impl_test_conn!(chanstream::net::Conn);
+
+/// A way to make connected pairs: the suites run once per transport.
+pub trait Transport {
+    type Conn: TestConn;
+    /// A connected pair (dialed end, accepted end), private to the caller.
+    fn pair() -> (Self::Conn, Self::Conn);
+}
+
+/// `chanstream::Conn` itself.
+pub struct Chan;
+
+impl Transport for Chan {
+    type Conn = Conn;
+    fn pair() -> (Conn, Conn) {
+        pair()
+    }
+}
+
+#[cfg(feature = "net")]
+#[allow(unused_imports)]
+pub use net_transports::*;
+
+#[cfg(feature = "net")]
+mod net_transports {
+    use super::*;
+    use chanstream::net;
+
+    /// A pair dialed and accepted through `chanstream::net` at `addr`.
+    pub fn net_pair(addr: &str) -> (net::Conn, net::Conn) {
+        run(async {
+            let listener = net::Listener::bind(addr).await?;
+            let addr = listener.local_addr().to_string();
+            futures::try_join!(net::Conn::connect(&addr), listener.accept())
+        })
+        .unwrap_or_else(|e| panic!("no pair at {addr}: {e}"))
+    }
+
+    /// A `unix://` address in a fresh temporary directory, kept until the process exits.
+    pub fn unix_addr() -> String {
+        let dir = tempfile::tempdir().unwrap().keep();
+        format!("unix://{}", dir.join("test.sock").display())
+    }
+
+    /// `chan://` through `chanstream::net`, in a name of its own.
+    pub struct NetChan;
+    impl Transport for NetChan {
+        type Conn = net::Conn;
+        fn pair() -> (net::Conn, net::Conn) {
+            static N: AtomicUsize = AtomicUsize::new(0);
+            net_pair(&format!(
+                "chan://test-pair-{}-{}",
+                std::process::id(),
+                N.fetch_add(1, Ordering::Relaxed)
+            ))
+        }
+    }
+
+    /// TCP on 127.0.0.1.
+    pub struct Tcp;
+    impl Transport for Tcp {
+        type Conn = net::Conn;
+        fn pair() -> (net::Conn, net::Conn) {
+            net_pair("tcp://127.0.0.1:0")
+        }
+    }
+
+    /// A Unix socket in a temporary directory.
+    #[cfg(unix)]
+    pub struct Unix;
+    #[cfg(unix)]
+    impl Transport for Unix {
+        type Conn = net::Conn;
+        fn pair() -> (net::Conn, net::Conn) {
+            net_pair(&unix_addr())
+        }
+    }
+}
+
+/// Writes 64 KiB chunks into `conn` until a write would wait: its outgoing buffers (the
+/// peer's too, for a socket) are then full. Returns how many bytes went in.
+pub fn fill<C: TestConn>(conn: &C) -> usize {
+    let chunk = vec![0x5a; 64 * 1024];
+    let waker = futures::task::noop_waker();
+    let mut total = 0;
+    let mut c = conn.clone();
+    loop {
+        let mut cx = Context::from_waker(&waker);
+        match Pin::new(&mut c).poll_write(&mut cx, &chunk) {
+            Poll::Ready(Ok(n)) => total += n,
+            Poll::Pending => return total,
+            Poll::Ready(Err(e)) => panic!("write failed while filling: {e}"),
+        }
+    }
+}
+
+/// Generates, for each named generic test `fn NAME<T: Transport>()`, one `#[test]` per
+/// transport: `chan::NAME` and, with the `net` feature, `net_chan::NAME`, `tcp::NAME` and
+/// `unix::NAME`.
+#[allow(unused_macros)]
+macro_rules! on_every_transport {
+    ($($name:ident),* $(,)?) => {
+        mod chan {
+            $( #[test] fn $name() { super::$name::<crate::common::Chan>() } )*
+        }
+        #[cfg(feature = "net")]
+        mod net_chan {
+            $( #[test] fn $name() { super::$name::<crate::common::NetChan>() } )*
+        }
+        #[cfg(feature = "net")]
+        mod tcp {
+            $( #[test] fn $name() { super::$name::<crate::common::Tcp>() } )*
+        }
+        #[cfg(all(feature = "net", unix))]
+        mod unix {
+            $( #[test] fn $name() { super::$name::<crate::common::Unix>() } )*
+        }
+    };
+}
+
+/// Writes `data` into `conn` until a write fails and returns that error, reporting on `tx`
+/// each time a write waits. After [`fill`] a socket may still take a few bytes (the peer's
+/// acknowledgements free space), so a test that needs a write blocked until something ends it
+/// writes in a loop: a write that went through is followed by one that waits.
+pub fn write_until_err<C: TestConn>(conn: &C, data: &[u8], tx: mpsc::Sender<()>) -> std::io::Error {
+    loop {
+        if let Err(e) = run(signal_pending_to(write(conn, data), tx.clone())) {
+            return e;
+        }
+    }
 }

@@ -1,0 +1,457 @@
+//! What TCP and Unix sockets share: Go's deadlines and the local shutdown effects, implemented
+//! over the readiness events of async-io's reactor, written once for both transports.
+//!
+//! The OS knows nothing of deadlines, and what a socket's own end sees after a shutdown differs
+//! between systems, so both are the crate's: each direction of a socket (and a listener's
+//! accept) has a [`Direction`] holding its shutdown flag, its deadline and the tasks waiting on
+//! it. A waiting operation registers its task there, then asks the reactor for readiness with
+//! the direction's own waker, which wakes every registered task. A deadline change, a timer
+//! firing, a shutdown and a readiness event all wake the same tasks, and each re-checks in one
+//! order: local shutdown, then deadline, then the socket. The reactor is handed one waker per
+//! direction however many tasks or clones wait, so clones never displace each other's wake-ups
+//! (async-io keeps one waker per direction of a source).
+
+use std::fmt;
+use std::io::{self, Read, Write};
+use std::net::Shutdown;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll, Wake, Waker};
+use std::time::Instant;
+
+use async_io::Async;
+
+use crate::deadline::{self, Timer};
+use crate::net::Addr;
+use crate::Error;
+
+/// A socket handle async-io can register: a file descriptor (a socket on Windows).
+#[cfg(unix)]
+pub(crate) trait Source: std::os::fd::AsFd {}
+#[cfg(unix)]
+impl<T: std::os::fd::AsFd> Source for T {}
+#[cfg(windows)]
+pub(crate) trait Source: std::os::windows::io::AsSocket {}
+#[cfg(windows)]
+impl<T: std::os::windows::io::AsSocket> Source for T {}
+
+/// A connected stream socket of the standard library (`TcpStream`, `UnixStream`).
+pub(crate) trait StreamIo: Source + Send + Sync + 'static {
+    fn read_some(&self, buf: &mut [u8]) -> io::Result<usize>;
+    fn write_some(&self, buf: &[u8]) -> io::Result<usize>;
+    fn shutdown_os(&self, how: Shutdown) -> io::Result<()>;
+}
+
+impl StreamIo for std::net::TcpStream {
+    fn read_some(&self, buf: &mut [u8]) -> io::Result<usize> {
+        (&*self).read(buf)
+    }
+    fn write_some(&self, buf: &[u8]) -> io::Result<usize> {
+        (&*self).write(buf)
+    }
+    fn shutdown_os(&self, how: Shutdown) -> io::Result<()> {
+        self.shutdown(how)
+    }
+}
+
+#[cfg(unix)]
+impl StreamIo for std::os::unix::net::UnixStream {
+    fn read_some(&self, buf: &mut [u8]) -> io::Result<usize> {
+        (&*self).read(buf)
+    }
+    fn write_some(&self, buf: &[u8]) -> io::Result<usize> {
+        (&*self).write(buf)
+    }
+    fn shutdown_os(&self, how: Shutdown) -> io::Result<()> {
+        self.shutdown(how)
+    }
+}
+
+/// One direction of a socket (its reads, its writes, or a listener's accepts): the local
+/// shutdown flag, the deadline, and the tasks waiting.
+///
+/// Wakers are registered under `state`'s lock and taken under it by whoever changes the
+/// condition, then woken once it is released (a wake-up may run executor code that drops a
+/// connection). An `Arc<Direction>` is itself the waker given to the reactor and the target of
+/// the deadline timer: waking it wakes every registered task.
+pub(crate) struct Direction {
+    /// The direction was shut down locally (or the listener closed).
+    shut: AtomicBool,
+    /// Whether a deadline is set, readable without the lock: most sockets never set one.
+    has_deadline: AtomicBool,
+    state: Mutex<DirState>,
+    timer: Timer,
+}
+
+#[derive(Default)]
+struct DirState {
+    deadline: Option<Instant>,
+    /// Distinct tasks waiting since the last wake-up.
+    waiters: Vec<Waker>,
+}
+
+impl Direction {
+    pub(crate) fn new() -> Arc<Direction> {
+        Arc::new(Direction {
+            shut: AtomicBool::new(false),
+            has_deadline: AtomicBool::new(false),
+            state: Mutex::new(DirState::default()),
+            timer: Timer::new(),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, DirState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn is_shut(&self) -> bool {
+        self.shut.load(Ordering::Acquire)
+    }
+
+    /// Marks the direction shut and wakes its waiters; `true` if it already was.
+    pub(crate) fn shut(&self) -> bool {
+        let was = self.shut.swap(true, Ordering::AcqRel);
+        if !was {
+            self.wake_all();
+        }
+        was
+    }
+
+    /// Whether the deadline has passed, by the clock (no timer needs to have fired).
+    pub(crate) fn passed(&self) -> bool {
+        self.has_deadline.load(Ordering::Acquire) && deadline::passed(self.lock().deadline)
+    }
+
+    /// Sets the deadline and wakes the waiting operations, which re-check it.
+    pub(crate) fn set_deadline(&self, at: Option<Instant>) {
+        let mut st = self.lock();
+        st.deadline = at;
+        self.has_deadline.store(at.is_some(), Ordering::Release);
+        let waiters = std::mem::take(&mut st.waiters);
+        drop(st);
+        if at.is_none() {
+            self.timer.disarm();
+        }
+        waiters.into_iter().for_each(Waker::wake);
+    }
+
+    pub(crate) fn wake_all(&self) {
+        let waiters = std::mem::take(&mut self.lock().waiters);
+        waiters.into_iter().for_each(Waker::wake);
+    }
+
+    /// Registers the task of `cx` to be woken by the next change or readiness event, and arms
+    /// the deadline's timer if one is set. Call before the last check of the condition, so a
+    /// change made in between is not missed.
+    pub(crate) fn register(self: &Arc<Self>, cx: &Context<'_>) {
+        let mut st = self.lock();
+        if !st.waiters.iter().any(|w| w.will_wake(cx.waker())) {
+            st.waiters.push(cx.waker().clone());
+        }
+        let at = st.deadline;
+        drop(st);
+        if let Some(at) = at {
+            let weak = Arc::downgrade(self);
+            self.timer.arm_by(at, move || {
+                Box::new(move || {
+                    if let Some(dir) = weak.upgrade() {
+                        dir.wake_all();
+                    }
+                })
+            });
+        }
+    }
+}
+
+impl Wake for Direction {
+    fn wake(self: Arc<Self>) {
+        self.wake_all();
+    }
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.wake_all();
+    }
+}
+
+impl fmt::Debug for Direction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let st = self.lock();
+        f.debug_struct("Direction")
+            .field("shut", &self.is_shut())
+            .field("deadline", &st.deadline)
+            .field("waiting", &st.waiters.len())
+            .finish()
+    }
+}
+
+/// A direction and the waker that stands for it at the reactor.
+pub(crate) struct Side {
+    pub(crate) dir: Arc<Direction>,
+    waker: Waker,
+}
+
+impl Side {
+    pub(crate) fn new() -> Side {
+        let dir = Direction::new();
+        Side {
+            waker: Waker::from(dir.clone()),
+            dir,
+        }
+    }
+
+    /// Waits for the next event of this side: registers the task, re-checks `stop` (a
+    /// shutdown or deadline that came meanwhile), then polls the reactor through `poll_ready`
+    /// with the side's own waker. `Ready(Ok(()))`: try the operation again.
+    pub(crate) fn wait(
+        &self,
+        cx: &Context<'_>,
+        poll_ready: impl FnOnce(&mut Context<'_>) -> Poll<io::Result<()>>,
+    ) -> Poll<io::Result<()>> {
+        self.dir.register(cx);
+        if self.dir.is_shut() || self.dir.passed() {
+            return Poll::Ready(Ok(()));
+        }
+        poll_ready(&mut Context::from_waker(&self.waker))
+    }
+}
+
+impl fmt::Debug for Side {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.dir.fmt(f)
+    }
+}
+
+/// A connected TCP or Unix socket shared by the clones of one [`net::Conn`](crate::net::Conn).
+pub(crate) struct Stream<S: StreamIo> {
+    inner: Arc<Shared<S>>,
+}
+
+struct Shared<S: StreamIo> {
+    io: Async<S>,
+    read: Side,
+    write: Side,
+    local: Addr,
+    peer: Addr,
+}
+
+impl<S: StreamIo> Clone for Stream<S> {
+    fn clone(&self) -> Self {
+        Stream {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+/// An OS error of a read or write: a broken pipe becomes the crate's
+/// [`Error::ConnectionClosed`] (the same kind), others stay as the OS gave them.
+fn io_error(err: io::Error) -> io::Error {
+    match err.kind() {
+        io::ErrorKind::BrokenPipe if Error::from_io(&err).is_none() => {
+            Error::ConnectionClosed.into()
+        }
+        _ => err,
+    }
+}
+
+impl<S: StreamIo> Stream<S> {
+    pub(crate) fn new(io: S, local: Addr, peer: Addr) -> io::Result<Stream<S>> {
+        Ok(Stream {
+            inner: Arc::new(Shared {
+                io: Async::new(io)?,
+                read: Side::new(),
+                write: Side::new(),
+                local,
+                peer,
+            }),
+        })
+    }
+
+    pub(crate) fn local_addr(&self) -> &Addr {
+        &self.inner.local
+    }
+
+    pub(crate) fn peer_addr(&self) -> &Addr {
+        &self.inner.peer
+    }
+
+    pub(crate) fn set_read_deadline(&self, at: Option<Instant>) {
+        self.inner.read.dir.set_deadline(at);
+    }
+
+    pub(crate) fn set_write_deadline(&self, at: Option<Instant>) {
+        self.inner.write.dir.set_deadline(at);
+    }
+
+    /// The local effects at once and on every clone; then the OS's shutdown, whose error (say,
+    /// not connected after a reset) is returned. A half already shut is not shut again.
+    pub(crate) fn shutdown(&self, how: Shutdown) -> Result<(), Error> {
+        let sh = &*self.inner;
+        let mut os = None;
+        if matches!(how, Shutdown::Read | Shutdown::Both) && !sh.read.dir.shut() {
+            os = Some(Shutdown::Read);
+        }
+        if matches!(how, Shutdown::Write | Shutdown::Both) && !sh.write.dir.shut() {
+            os = Some(if os.is_some() {
+                Shutdown::Both
+            } else {
+                Shutdown::Write
+            });
+        }
+        match os {
+            Some(how) => sh
+                .io
+                .get_ref()
+                .shutdown_os(how)
+                .map_err(|e| Error::from_os(&e)),
+            None => Ok(()),
+        }
+    }
+
+    pub(crate) fn poll_read(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        let sh = &*self.inner;
+        loop {
+            if sh.read.dir.is_shut() {
+                return Poll::Ready(Ok(0));
+            }
+            if sh.read.dir.passed() {
+                return Poll::Ready(Err(Error::ReadTimeout.into()));
+            }
+            if buf.is_empty() {
+                return Poll::Ready(Ok(0));
+            }
+            match sh.io.get_ref().read_some(buf) {
+                Ok(n) => return Poll::Ready(Ok(n)),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Poll::Ready(Err(io_error(e))),
+            }
+            futures::ready!(sh.read.wait(cx, |cx| sh.io.poll_readable(cx)))?;
+        }
+    }
+
+    pub(crate) fn poll_write(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        let sh = &*self.inner;
+        loop {
+            if sh.write.dir.is_shut() {
+                return Poll::Ready(Err(Error::ConnectionClosed.into()));
+            }
+            if sh.write.dir.passed() {
+                return Poll::Ready(Err(Error::WriteTimeout.into()));
+            }
+            if buf.is_empty() {
+                return Poll::Ready(Ok(0));
+            }
+            match sh.io.get_ref().write_some(buf) {
+                Ok(n) => return Poll::Ready(Ok(n)),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Poll::Ready(Err(io_error(e))),
+            }
+            futures::ready!(sh.write.wait(cx, |cx| sh.io.poll_writable(cx)))?;
+        }
+    }
+
+    /// `close`: a write shutdown (the OS's error, if any, as an `io::Error`).
+    pub(crate) fn close(&self) -> io::Result<()> {
+        self.shutdown(Shutdown::Write).map_err(io::Error::from)
+    }
+}
+
+impl<S: StreamIo> fmt::Debug for Stream<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Conn")
+            .field("local", &self.inner.local)
+            .field("peer", &self.inner.peer)
+            .field("read", &self.inner.read)
+            .field("write", &self.inner.write)
+            .finish()
+    }
+}
+
+/// A listening socket of the standard library (`TcpListener`, `UnixListener`).
+pub(crate) trait ListenIo: Source + Send + Sync + 'static {
+    type Stream: StreamIo;
+    /// Accepts one connection: the stream, and its local and peer addresses.
+    fn accept_one(&self) -> io::Result<(Self::Stream, Addr, Addr)>;
+}
+
+/// A listening socket with an accept deadline and a `close` that takes effect at once.
+pub(crate) struct SocketListener<L: ListenIo> {
+    /// `None` once closed: the socket itself is closed when the last poll using it returns.
+    io: Mutex<Option<Arc<Async<L>>>>,
+    accept: Side,
+    local: Addr,
+}
+
+impl<L: ListenIo> SocketListener<L> {
+    pub(crate) fn new(io: L, local: Addr) -> io::Result<SocketListener<L>> {
+        Ok(SocketListener {
+            io: Mutex::new(Some(Arc::new(Async::new(io)?))),
+            accept: Side::new(),
+            local,
+        })
+    }
+
+    fn io(&self) -> Option<Arc<Async<L>>> {
+        self.io.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    pub(crate) fn local_addr(&self) -> &Addr {
+        &self.local
+    }
+
+    pub(crate) fn set_deadline(&self, at: Option<Instant>) {
+        self.accept.dir.set_deadline(at);
+    }
+
+    /// Closes the socket and ends the waiting `accept`s; `false` if it was closed already.
+    pub(crate) fn close(&self) -> bool {
+        let io = self.io.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let was_open = io.is_some();
+        drop(io);
+        self.accept.dir.shut();
+        was_open
+    }
+
+    pub(crate) fn poll_accept(
+        &self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<Stream<L::Stream>, Error>> {
+        loop {
+            let Some(io) = self.io() else {
+                return Poll::Ready(Err(Error::ListenerClosed));
+            };
+            if self.accept.dir.passed() {
+                return Poll::Ready(Err(Error::AcceptTimeout));
+            }
+            match io.get_ref().accept_one() {
+                Ok((stream, local, peer)) => {
+                    return Poll::Ready(
+                        Stream::new(stream, local, peer).map_err(|e| Error::from_os(&e)),
+                    )
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                // The peer gave up before it was accepted: take the next one.
+                Err(e) if e.kind() == io::ErrorKind::ConnectionAborted => continue,
+                Err(e) => return Poll::Ready(Err(Error::from_os(&e))),
+            }
+            if let Err(e) = futures::ready!(self.accept.wait(cx, |cx| io.poll_readable(cx))) {
+                return Poll::Ready(Err(Error::from_os(&e)));
+            }
+        }
+    }
+}
+
+impl<L: ListenIo> fmt::Debug for SocketListener<L> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Listener")
+            .field("local", &self.local)
+            .field("closed", &self.io().is_none())
+            .field("accept", &self.accept)
+            .finish()
+    }
+}
