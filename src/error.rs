@@ -126,7 +126,9 @@ impl Error {
 
     /// Recovers the [`Error`] carried by an [`io::Error`] that this crate produced.
     ///
-    /// Returns `None` for an `io::Error` that did not come from this crate.
+    /// An OS error (one with a [raw code](io::Error::raw_os_error), as a socket of the `net`
+    /// feature reports) comes back as [`Error::Os`]; any other `io::Error` that did not come
+    /// from this crate gives `None`.
     ///
     /// ```
     /// use chanstream::Error;
@@ -136,6 +138,18 @@ impl Error {
     /// assert_eq!(Error::from_io(&std::io::Error::other("x")), None);
     /// ```
     pub fn from_io(err: &io::Error) -> Option<Error> {
+        if let Some(code) = err.raw_os_error() {
+            // An `Error::Os` converted into an `io::Error` is the OS's error again.
+            return Some(Error::Os {
+                kind: err.kind(),
+                code: Some(code),
+            });
+        }
+        Error::carried(err)
+    }
+
+    /// The [`Error`] inside an `io::Error` made from one.
+    pub(crate) fn carried(err: &io::Error) -> Option<Error> {
         err.get_ref()?.downcast_ref::<Error>().copied()
     }
 
@@ -143,7 +157,7 @@ impl Error {
     /// crate, a variant of its own for those that have one, otherwise [`Error::Os`].
     #[cfg(feature = "net")]
     pub(crate) fn from_os(err: &io::Error) -> Error {
-        if let Some(err) = Error::from_io(err) {
+        if let Some(err) = Error::carried(err) {
             return err;
         }
         match err.kind() {

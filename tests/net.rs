@@ -505,6 +505,7 @@ mod unix_files {
         assert!(matches!(err, Error::Os { code: Some(_), .. }), "{err:?}");
         let io: std::io::Error = err.into();
         assert!(io.raw_os_error().is_some());
+        assert_eq!(Error::from_io(&io), Some(err), "an OS error converts back");
     }
 }
 

@@ -14,14 +14,15 @@
 use std::fmt;
 use std::io::{self, Read, Write};
 use std::net::Shutdown;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::Instant;
 
 use async_io::Async;
+use once_cell::sync::Lazy;
 
-use crate::deadline::{self, Timer};
+use crate::deadline::Timer;
 use crate::net::Addr;
 use crate::Error;
 
@@ -77,10 +78,32 @@ impl StreamIo for std::os::unix::net::UnixStream {
 pub(crate) struct Direction {
     /// The direction was shut down locally (or the listener closed).
     shut: AtomicBool,
-    /// Whether a deadline is set, readable without the lock: most sockets never set one.
-    has_deadline: AtomicBool,
+    /// The deadline in nanoseconds since [`BASE`] ([`NONE`] when unset): what an operation
+    /// checks, with no lock. The `Instant` itself, for the timer, is kept under `state`.
+    deadline: AtomicU64,
+    /// The instant (as `deadline`) no later than which a live timer will wake the waiters,
+    /// [`NONE`] when none is known to: a waiting operation skips the timer's lock when the
+    /// armed timer covers its deadline. Reset when the timer fires or is disarmed.
+    armed: AtomicU64,
     state: Mutex<DirState>,
     timer: Timer,
+}
+
+/// No deadline / no timer.
+const NONE: u64 = u64::MAX;
+
+/// The origin of the nanosecond deadlines; an earlier instant counts as 0 (passed).
+static BASE: Lazy<Instant> = Lazy::new(Instant::now);
+
+fn nanos(at: Instant) -> u64 {
+    at.checked_duration_since(*BASE).map_or(0, |d| {
+        u64::try_from(d.as_nanos()).map_or(NONE - 1, |n| n.min(NONE - 1))
+    })
+}
+
+/// Whether deadline `d` (as [`Direction::deadline`]) has passed, by the clock.
+pub(crate) fn passed(d: u64) -> bool {
+    d != NONE && nanos(Instant::now()) >= d
 }
 
 #[derive(Default)]
@@ -94,7 +117,8 @@ impl Direction {
     pub(crate) fn new() -> Arc<Direction> {
         Arc::new(Direction {
             shut: AtomicBool::new(false),
-            has_deadline: AtomicBool::new(false),
+            deadline: AtomicU64::new(NONE),
+            armed: AtomicU64::new(NONE),
             state: Mutex::new(DirState::default()),
             timer: Timer::new(),
         })
@@ -117,21 +141,25 @@ impl Direction {
         was
     }
 
-    /// Whether the deadline has passed, by the clock (no timer needs to have fired).
-    pub(crate) fn passed(&self) -> bool {
-        self.has_deadline.load(Ordering::Acquire) && deadline::passed(self.lock().deadline)
+    /// The deadline as checked by operations: see [`passed`].
+    pub(crate) fn deadline(&self) -> u64 {
+        self.deadline.load(Ordering::Acquire)
     }
 
     /// Sets the deadline and wakes the waiting operations, which re-check it.
     pub(crate) fn set_deadline(&self, at: Option<Instant>) {
         let mut st = self.lock();
         st.deadline = at;
-        self.has_deadline.store(at.is_some(), Ordering::Release);
-        let waiters = std::mem::take(&mut st.waiters);
-        drop(st);
+        self.deadline
+            .store(at.map_or(NONE, nanos), Ordering::Release);
         if at.is_none() {
+            // Under the lock, so a concurrent `set_deadline(Some(..))` and the waiter it wakes
+            // cannot arm a timer that this then cancels.
+            self.armed.store(NONE, Ordering::Release);
             self.timer.disarm();
         }
+        let waiters = std::mem::take(&mut st.waiters);
+        drop(st);
         waiters.into_iter().for_each(Waker::wake);
     }
 
@@ -150,16 +178,22 @@ impl Direction {
         }
         let at = st.deadline;
         drop(st);
-        if let Some(at) = at {
-            let weak = Arc::downgrade(self);
-            self.timer.arm_by(at, move || {
-                Box::new(move || {
-                    if let Some(dir) = weak.upgrade() {
-                        dir.wake_all();
-                    }
-                })
-            });
+        let Some(at) = at else { return };
+        let n = nanos(at);
+        if self.armed.load(Ordering::Acquire) <= n {
+            return; // a live timer fires no later: it wakes this task too
         }
+        // Claimed before arming, so a timer that fires at once (the deadline passed) resets it.
+        self.armed.store(n, Ordering::Release);
+        let weak = Arc::downgrade(self);
+        self.timer.arm_by(at, move || {
+            Box::new(move || {
+                if let Some(dir) = weak.upgrade() {
+                    dir.armed.store(NONE, Ordering::Release);
+                    dir.wake_all();
+                }
+            })
+        });
     }
 }
 
@@ -198,16 +232,19 @@ impl Side {
         }
     }
 
-    /// Waits for the next event of this side: registers the task, re-checks `stop` (a
-    /// shutdown or deadline that came meanwhile), then polls the reactor through `poll_ready`
-    /// with the side's own waker. `Ready(Ok(()))`: try the operation again.
+    /// Waits for the next event of this side: registers the task, re-checks for a shutdown
+    /// or a deadline change that came since the operation saw deadline `seen` (a deadline
+    /// that merely passes is the timer's, armed by the registration), then polls the reactor
+    /// through `poll_ready` with the side's own waker. `Ready(Ok(()))`: try the operation
+    /// again.
     pub(crate) fn wait(
         &self,
         cx: &Context<'_>,
+        seen: u64,
         poll_ready: impl FnOnce(&mut Context<'_>) -> Poll<io::Result<()>>,
     ) -> Poll<io::Result<()>> {
         self.dir.register(cx);
-        if self.dir.is_shut() || self.dir.passed() {
+        if self.dir.is_shut() || self.dir.deadline() != seen {
             return Poll::Ready(Ok(()));
         }
         poll_ready(&mut Context::from_waker(&self.waker))
@@ -245,7 +282,7 @@ impl<S: StreamIo> Clone for Stream<S> {
 /// [`Error::ConnectionClosed`] (the same kind), others stay as the OS gave them.
 fn io_error(err: io::Error) -> io::Error {
     match err.kind() {
-        io::ErrorKind::BrokenPipe if Error::from_io(&err).is_none() => {
+        io::ErrorKind::BrokenPipe if Error::carried(&err).is_none() => {
             Error::ConnectionClosed.into()
         }
         _ => err,
@@ -316,7 +353,8 @@ impl<S: StreamIo> Stream<S> {
             if sh.read.dir.is_shut() {
                 return Poll::Ready(Ok(0));
             }
-            if sh.read.dir.passed() {
+            let seen = sh.read.dir.deadline();
+            if passed(seen) {
                 return Poll::Ready(Err(Error::ReadTimeout.into()));
             }
             if buf.is_empty() {
@@ -328,7 +366,7 @@ impl<S: StreamIo> Stream<S> {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Poll::Ready(Err(io_error(e))),
             }
-            futures::ready!(sh.read.wait(cx, |cx| sh.io.poll_readable(cx)))?;
+            futures::ready!(sh.read.wait(cx, seen, |cx| sh.io.poll_readable(cx)))?;
         }
     }
 
@@ -338,7 +376,8 @@ impl<S: StreamIo> Stream<S> {
             if sh.write.dir.is_shut() {
                 return Poll::Ready(Err(Error::ConnectionClosed.into()));
             }
-            if sh.write.dir.passed() {
+            let seen = sh.write.dir.deadline();
+            if passed(seen) {
                 return Poll::Ready(Err(Error::WriteTimeout.into()));
             }
             if buf.is_empty() {
@@ -350,7 +389,7 @@ impl<S: StreamIo> Stream<S> {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Poll::Ready(Err(io_error(e))),
             }
-            futures::ready!(sh.write.wait(cx, |cx| sh.io.poll_writable(cx)))?;
+            futures::ready!(sh.write.wait(cx, seen, |cx| sh.io.poll_writable(cx)))?;
         }
     }
 
@@ -424,7 +463,8 @@ impl<L: ListenIo> SocketListener<L> {
             let Some(io) = self.io() else {
                 return Poll::Ready(Err(Error::ListenerClosed));
             };
-            if self.accept.dir.passed() {
+            let seen = self.accept.dir.deadline();
+            if passed(seen) {
                 return Poll::Ready(Err(Error::AcceptTimeout));
             }
             match io.get_ref().accept_one() {
@@ -439,7 +479,7 @@ impl<L: ListenIo> SocketListener<L> {
                 Err(e) if e.kind() == io::ErrorKind::ConnectionAborted => continue,
                 Err(e) => return Poll::Ready(Err(Error::from_os(&e))),
             }
-            if let Err(e) = futures::ready!(self.accept.wait(cx, |cx| io.poll_readable(cx))) {
+            if let Err(e) = futures::ready!(self.accept.wait(cx, seen, |cx| io.poll_readable(cx))) {
                 return Poll::Ready(Err(Error::from_os(&e)));
             }
         }

@@ -82,11 +82,18 @@ fn bind(path: &Path, backlog: u32) -> io::Result<UnixListener> {
     Ok(socket.into())
 }
 
-/// Whether `path` is a socket file nobody listens on.
+/// Whether `path` is a socket file nobody listens on: a dial to it is refused. The probe
+/// never blocks (a live listener with a full backlog answers at once that it is busy).
 fn is_stale(path: &Path) -> bool {
     let is_socket = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_socket());
-    is_socket
-        && UnixStream::connect(path).is_err_and(|e| e.kind() == io::ErrorKind::ConnectionRefused)
+    let refused = || -> io::Result<bool> {
+        let probe = Socket::new(Domain::UNIX, Type::STREAM, None)?;
+        probe.set_nonblocking(true)?;
+        Ok(probe
+            .connect(&SockAddr::unix(path)?)
+            .is_err_and(|e| e.kind() == io::ErrorKind::ConnectionRefused))
+    };
+    is_socket && refused().unwrap_or(false)
 }
 
 /// Dials `path`. A path with no socket file, or a file nobody listens on, is
