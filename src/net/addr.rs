@@ -18,7 +18,7 @@ use crate::Error;
 /// | `tcp://HOST:PORT` | TCP; `HOST` an IPv4 address, an IPv6 address in brackets (`tcp://[::1]:80`) or a host name, resolved when bound or dialed | port 0 picks a free port | |
 /// | `unix:///ABS/PATH` | Unix domain stream socket (Unix only); the path must be absolute | creates the socket file | |
 ///
-/// The scheme is matched without regard to case and written in lower case. [`Display`] and
+/// The scheme is matched without regard to case and written in lower case. [`Display`](fmt::Display) and
 /// [`FromStr`] round-trip: every address that can be bound or dialed parses back from its text
 /// to an equal value. The one exception is the local address of a dialed Unix socket, which
 /// has no name: it displays as `unix://`, which does not parse.
