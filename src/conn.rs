@@ -3,12 +3,9 @@
 use std::fmt;
 use std::io;
 use std::net::Shutdown;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
-
-use futures::io::{AsyncRead, AsyncWrite};
 
 use crate::connect::Connect;
 use crate::link::Link;
@@ -24,7 +21,7 @@ use crate::{Addr, Error, Network};
 /// bounded number of bytes (see [`ListenerBuilder::buffer_size`](crate::ListenerBuilder::buffer_size)); a writer facing a full buffer
 /// waits for the reader.
 ///
-/// `Conn` implements [`AsyncRead`] and [`AsyncWrite`], as does `&Conn`, so one task can read while
+/// `Conn` implements [`AsyncRead`](futures::io::AsyncRead) and [`AsyncWrite`](futures::io::AsyncWrite), as does `&Conn`, so one task can read while
 /// another writes. Clones are handles to the *same* end: they share its bytes, deadlines and
 /// shutdown state. Every method takes `&self`.
 ///
@@ -40,7 +37,7 @@ use crate::{Addr, Error, Network};
 ///
 /// Shutting down is idempotent and wakes every operation it ends, at both ends and on every clone.
 /// Bytes written before a shutdown or drop are never lost: the peer reads all of them, then end of
-/// stream. [`poll_flush`](AsyncWrite::poll_flush) succeeds at once: a write's bytes are visible to
+/// stream. [`poll_flush`](futures::io::AsyncWrite::poll_flush) succeeds at once: a write's bytes are visible to
 /// the peer as soon as the write returns.
 ///
 /// # Deadlines
@@ -353,6 +350,12 @@ impl Conn {
         self.incoming().poll_take(&self.link, cx, into)
     }
 
+    /// `close` and tokio's `shutdown`: a write shutdown.
+    pub(crate) fn close_write(&self) -> io::Result<()> {
+        self.outgoing().shut_write();
+        Ok(())
+    }
+
     /// Hands `chunk` over whole (see [`Pipe::poll_write_owned`]).
     pub(crate) fn poll_write_chunk(
         &self,
@@ -363,59 +366,4 @@ impl Conn {
     }
 }
 
-impl AsyncRead for &Conn {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<io::Result<usize>> {
-        self.poll_read_bytes(cx, buf)
-    }
-}
-
-impl AsyncWrite for &Conn {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        self.poll_write_bytes(cx, buf)
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn poll_close(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.outgoing().shut_write();
-        Poll::Ready(Ok(()))
-    }
-}
-
-impl AsyncRead for Conn {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut &*self).poll_read(cx, buf)
-    }
-}
-
-impl AsyncWrite for Conn {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut &*self).poll_write(cx, buf)
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut &*self).poll_flush(cx)
-    }
-
-    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut &*self).poll_close(cx)
-    }
-}
+impl_stream_io!(Conn);

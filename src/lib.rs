@@ -151,6 +151,9 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 
+#[macro_use]
+mod stream_io;
+
 mod accept;
 mod addr;
 mod backlog;
@@ -167,8 +170,6 @@ mod network;
 mod pipe;
 mod reader;
 mod ring;
-#[cfg(feature = "tokio")]
-mod tokio_io;
 mod waiters;
 
 use std::time::Duration;

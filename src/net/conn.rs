@@ -8,8 +8,6 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use futures::io::{AsyncRead, AsyncWrite};
-
 use super::addr::Repr;
 use super::socket::Stream;
 use super::{chan, tcp, Addr};
@@ -20,7 +18,7 @@ use crate::{Error, DEFAULT_CONNECT_TIMEOUT};
 ///
 /// A `Conn` comes from [`Conn::connect`] or [`Listener::accept`](crate::net::Listener::accept),
 /// or from a [`chanstream::Conn`](crate::Conn) through `From`. It implements
-/// [`AsyncRead`] and [`AsyncWrite`], as does `&Conn` (and tokio's traits with the `tokio`
+/// [`AsyncRead`](futures::io::AsyncRead) and [`AsyncWrite`](futures::io::AsyncWrite), as does `&Conn` (and tokio's traits with the `tokio`
 /// feature). Clones are handles to the same end (the same socket): they share its bytes,
 /// deadlines and shutdown state. Every method takes `&self`.
 ///
@@ -262,12 +260,7 @@ impl Conn {
     /// # }).unwrap();
     /// ```
     pub fn set_read_deadline(&self, deadline: Option<Instant>) {
-        match &self.0 {
-            ConnRepr::Chan(c) => c.set_read_deadline(deadline),
-            ConnRepr::Tcp(s) => s.set_read_deadline(deadline),
-            #[cfg(unix)]
-            ConnRepr::Unix(s) => s.set_read_deadline(deadline),
-        }
+        on_transport!(&self.0, c => c.set_read_deadline(deadline))
     }
 
     /// Sets the write deadline; `None` clears it. See [`set_deadline`](Conn::set_deadline).
@@ -288,12 +281,7 @@ impl Conn {
     /// # }).unwrap();
     /// ```
     pub fn set_write_deadline(&self, deadline: Option<Instant>) {
-        match &self.0 {
-            ConnRepr::Chan(c) => c.set_write_deadline(deadline),
-            ConnRepr::Tcp(s) => s.set_write_deadline(deadline),
-            #[cfg(unix)]
-            ConnRepr::Unix(s) => s.set_write_deadline(deadline),
-        }
+        on_transport!(&self.0, c => c.set_write_deadline(deadline))
     }
 
     /// Shuts down the read half, the write half, or both: see
@@ -327,30 +315,15 @@ impl Conn {
     }
 
     fn poll_read_bytes(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
-        match &self.0 {
-            ConnRepr::Chan(c) => c.poll_read_bytes(cx, buf),
-            ConnRepr::Tcp(s) => s.poll_read(cx, buf),
-            #[cfg(unix)]
-            ConnRepr::Unix(s) => s.poll_read(cx, buf),
-        }
+        on_transport!(&self.0, c => c.poll_read_bytes(cx, buf))
     }
 
     fn poll_write_bytes(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        match &self.0 {
-            ConnRepr::Chan(c) => c.poll_write_bytes(cx, buf),
-            ConnRepr::Tcp(s) => s.poll_write(cx, buf),
-            #[cfg(unix)]
-            ConnRepr::Unix(s) => s.poll_write(cx, buf),
-        }
+        on_transport!(&self.0, c => c.poll_write_bytes(cx, buf))
     }
 
     fn close_write(&self) -> io::Result<()> {
-        match &self.0 {
-            ConnRepr::Chan(c) => c.shutdown(Shutdown::Write).map_err(io::Error::from),
-            ConnRepr::Tcp(s) => s.close(),
-            #[cfg(unix)]
-            ConnRepr::Unix(s) => s.close(),
-        }
+        on_transport!(&self.0, c => c.close_write())
     }
 }
 
@@ -379,123 +352,7 @@ impl fmt::Debug for Conn {
     }
 }
 
-impl AsyncRead for &Conn {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<io::Result<usize>> {
-        self.poll_read_bytes(cx, buf)
-    }
-}
-
-impl AsyncWrite for &Conn {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        self.poll_write_bytes(cx, buf)
-    }
-
-    /// Succeeds at once: a write's bytes are with the peer (or the kernel) when it returns.
-    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(Ok(()))
-    }
-
-    /// A write shutdown.
-    fn poll_close(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(self.close_write())
-    }
-}
-
-impl AsyncRead for Conn {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<io::Result<usize>> {
-        self.poll_read_bytes(cx, buf)
-    }
-}
-
-impl AsyncWrite for Conn {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        self.poll_write_bytes(cx, buf)
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn poll_close(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(self.close_write())
-    }
-}
-
-#[cfg(feature = "tokio")]
-mod tokio_io {
-    use super::*;
-    use tokio::io::ReadBuf;
-
-    impl tokio::io::AsyncRead for &Conn {
-        fn poll_read(
-            self: Pin<&mut Self>,
-            cx: &mut Context<'_>,
-            buf: &mut ReadBuf<'_>,
-        ) -> Poll<io::Result<()>> {
-            let n = futures::ready!(self.poll_read_bytes(cx, buf.initialize_unfilled()))?;
-            buf.advance(n);
-            Poll::Ready(Ok(()))
-        }
-    }
-
-    impl tokio::io::AsyncWrite for &Conn {
-        fn poll_write(
-            self: Pin<&mut Self>,
-            cx: &mut Context<'_>,
-            buf: &[u8],
-        ) -> Poll<io::Result<usize>> {
-            self.poll_write_bytes(cx, buf)
-        }
-        fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
-            Poll::Ready(Ok(()))
-        }
-        fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
-            Poll::Ready(self.close_write())
-        }
-    }
-
-    impl tokio::io::AsyncRead for Conn {
-        fn poll_read(
-            self: Pin<&mut Self>,
-            cx: &mut Context<'_>,
-            buf: &mut ReadBuf<'_>,
-        ) -> Poll<io::Result<()>> {
-            tokio::io::AsyncRead::poll_read(Pin::new(&mut &*self), cx, buf)
-        }
-    }
-
-    impl tokio::io::AsyncWrite for Conn {
-        fn poll_write(
-            self: Pin<&mut Self>,
-            cx: &mut Context<'_>,
-            buf: &[u8],
-        ) -> Poll<io::Result<usize>> {
-            self.poll_write_bytes(cx, buf)
-        }
-        fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
-            Poll::Ready(Ok(()))
-        }
-        fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
-            Poll::Ready(self.close_write())
-        }
-    }
-}
+impl_stream_io!(Conn);
 
 /// The future returned by [`Conn::connect`] and [`Conn::connect_timeout`]: `'static`, `Send`
 /// and `Unpin`, so it can be stored, spawned or boxed freely.

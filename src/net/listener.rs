@@ -206,17 +206,10 @@ impl Listener {
     pub fn accept(&self) -> Accept<'_> {
         Accept(match &self.0 {
             ListenerRepr::Chan(l) => AcceptRepr::Chan(l.accept()),
-            _ => AcceptRepr::Socket(self),
-        })
-    }
-
-    fn poll_accept_socket(&self, cx: &mut Context<'_>) -> Poll<Result<Conn, Error>> {
-        match &self.0 {
-            ListenerRepr::Chan(_) => unreachable!("chan:// accepts through its own future"),
-            ListenerRepr::Tcp(l) => l.poll_accept(cx).map_ok(|s| Conn(ConnRepr::Tcp(s))),
+            ListenerRepr::Tcp(l) => AcceptRepr::Tcp(l),
             #[cfg(unix)]
-            ListenerRepr::Unix(l) => l.socket.poll_accept(cx).map_ok(|s| Conn(ConnRepr::Unix(s))),
-        }
+            ListenerRepr::Unix(l) => AcceptRepr::Unix(&l.socket),
+        })
     }
 
     /// The accepted connections, one `accept` after another. The stream ends once the listener
@@ -350,10 +343,12 @@ impl fmt::Debug for Listener {
 #[must_use = "futures do nothing unless you `.await` or poll them"]
 pub struct Accept<'a>(AcceptRepr<'a>);
 
+/// A socket accept keeps no state between polls: each poll tries the socket.
 enum AcceptRepr<'a> {
     Chan(crate::Accept<'a>),
-    /// A socket accept keeps no state between polls: each poll tries the socket.
-    Socket(&'a Listener),
+    Tcp(&'a SocketListener<std::net::TcpListener>),
+    #[cfg(unix)]
+    Unix(&'a SocketListener<std::os::unix::net::UnixListener>),
 }
 
 impl Future for Accept<'_> {
@@ -362,7 +357,9 @@ impl Future for Accept<'_> {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match &mut self.0 {
             AcceptRepr::Chan(accept) => Pin::new(accept).poll(cx).map_ok(Conn::from),
-            AcceptRepr::Socket(listener) => listener.poll_accept_socket(cx),
+            AcceptRepr::Tcp(l) => l.poll_accept(cx).map_ok(|s| Conn(ConnRepr::Tcp(s))),
+            #[cfg(unix)]
+            AcceptRepr::Unix(l) => l.poll_accept(cx).map_ok(|s| Conn(ConnRepr::Unix(s))),
         }
     }
 }

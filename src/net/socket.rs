@@ -17,7 +17,7 @@ use std::net::Shutdown;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Wake, Waker};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use async_io::Async;
 use once_cell::sync::Lazy;
@@ -78,14 +78,14 @@ impl StreamIo for std::os::unix::net::UnixStream {
 pub(crate) struct Direction {
     /// The direction was shut down locally (or the listener closed).
     shut: AtomicBool,
-    /// The deadline in nanoseconds since [`BASE`] ([`NONE`] when unset): what an operation
-    /// checks, with no lock. The `Instant` itself, for the timer, is kept under `state`.
+    /// The deadline in nanoseconds since [`BASE`] ([`NONE`] when unset), checked with no lock.
     deadline: AtomicU64,
     /// The instant (as `deadline`) no later than which a live timer will wake the waiters,
     /// [`NONE`] when none is known to: a waiting operation skips the timer's lock when the
     /// armed timer covers its deadline. Reset when the timer fires or is disarmed.
     armed: AtomicU64,
-    state: Mutex<DirState>,
+    /// Distinct tasks waiting since the last wake-up.
+    waiters: Mutex<Vec<Waker>>,
     timer: Timer,
 }
 
@@ -101,16 +101,14 @@ fn nanos(at: Instant) -> u64 {
     })
 }
 
-/// Whether deadline `d` (as [`Direction::deadline`]) has passed, by the clock.
-pub(crate) fn passed(d: u64) -> bool {
-    d != NONE && nanos(Instant::now()) >= d
+/// The instant of deadline `d` (as [`nanos`]); `None` for none, or beyond what `Instant` holds.
+fn instant(d: u64) -> Option<Instant> {
+    (d != NONE).then(|| BASE.checked_add(Duration::from_nanos(d)))?
 }
 
-#[derive(Default)]
-struct DirState {
-    deadline: Option<Instant>,
-    /// Distinct tasks waiting since the last wake-up.
-    waiters: Vec<Waker>,
+/// Whether deadline `d` (as [`Direction::deadline`]) has passed, by the clock.
+fn passed(d: u64) -> bool {
+    d != NONE && nanos(Instant::now()) >= d
 }
 
 impl Direction {
@@ -119,13 +117,13 @@ impl Direction {
             shut: AtomicBool::new(false),
             deadline: AtomicU64::new(NONE),
             armed: AtomicU64::new(NONE),
-            state: Mutex::new(DirState::default()),
+            waiters: Mutex::new(Vec::new()),
             timer: Timer::new(),
         })
     }
 
-    fn lock(&self) -> MutexGuard<'_, DirState> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    fn lock(&self) -> MutexGuard<'_, Vec<Waker>> {
+        self.waiters.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     pub(crate) fn is_shut(&self) -> bool {
@@ -142,14 +140,13 @@ impl Direction {
     }
 
     /// The deadline as checked by operations: see [`passed`].
-    pub(crate) fn deadline(&self) -> u64 {
+    fn deadline(&self) -> u64 {
         self.deadline.load(Ordering::Acquire)
     }
 
     /// Sets the deadline and wakes the waiting operations, which re-check it.
     pub(crate) fn set_deadline(&self, at: Option<Instant>) {
-        let mut st = self.lock();
-        st.deadline = at;
+        let mut waiters = self.lock();
         self.deadline
             .store(at.map_or(NONE, nanos), Ordering::Release);
         if at.is_none() {
@@ -158,28 +155,27 @@ impl Direction {
             self.armed.store(NONE, Ordering::Release);
             self.timer.disarm();
         }
-        let waiters = std::mem::take(&mut st.waiters);
-        drop(st);
+        let waiters = std::mem::take(&mut *waiters);
         waiters.into_iter().for_each(Waker::wake);
     }
 
     pub(crate) fn wake_all(&self) {
-        let waiters = std::mem::take(&mut self.lock().waiters);
+        let waiters = std::mem::take(&mut *self.lock());
         waiters.into_iter().for_each(Waker::wake);
     }
 
     /// Registers the task of `cx` to be woken by the next change or readiness event, and arms
     /// the deadline's timer if one is set. Call before the last check of the condition, so a
     /// change made in between is not missed.
-    pub(crate) fn register(self: &Arc<Self>, cx: &Context<'_>) {
-        let mut st = self.lock();
-        if !st.waiters.iter().any(|w| w.will_wake(cx.waker())) {
-            st.waiters.push(cx.waker().clone());
+    fn register(self: &Arc<Self>, cx: &Context<'_>) {
+        let mut waiters = self.lock();
+        if !waiters.iter().any(|w| w.will_wake(cx.waker())) {
+            waiters.push(cx.waker().clone());
         }
-        let at = st.deadline;
-        drop(st);
-        let Some(at) = at else { return };
-        let n = nanos(at);
+        drop(waiters);
+        // Read after registering: a `set_deadline` that this misses wakes the task.
+        let n = self.deadline();
+        let Some(at) = instant(n) else { return };
         if self.armed.load(Ordering::Acquire) <= n {
             return; // a live timer fires no later: it wakes this task too
         }
@@ -208,11 +204,10 @@ impl Wake for Direction {
 
 impl fmt::Debug for Direction {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let st = self.lock();
         f.debug_struct("Direction")
             .field("shut", &self.is_shut())
-            .field("deadline", &st.deadline)
-            .field("waiting", &st.waiters.len())
+            .field("deadline", &instant(self.deadline()))
+            .field("waiting", &self.lock().len())
             .finish()
     }
 }
@@ -232,22 +227,39 @@ impl Side {
         }
     }
 
-    /// Waits for the next event of this side: registers the task, re-checks for a shutdown
-    /// or a deadline change that came since the operation saw deadline `seen` (a deadline
-    /// that merely passes is the timer's, armed by the registration), then polls the reactor
-    /// through `poll_ready` with the side's own waker. `Ready(Ok(()))`: try the operation
-    /// again.
-    pub(crate) fn wait(
+    /// Runs a non-blocking socket operation as every operation of a side runs: a local
+    /// shutdown is reported first (`on_shut`), then a passed deadline (`timeout`), then `op`
+    /// is tried. While it would block, the task registers, re-checks for a shutdown or a
+    /// deadline change that came meanwhile (a deadline that merely passes is the timer's,
+    /// armed by the registration), and waits for readiness through `poll_ready`, polled with
+    /// the side's own waker.
+    pub(crate) fn poll_op<T>(
         &self,
-        cx: &Context<'_>,
-        seen: u64,
-        poll_ready: impl FnOnce(&mut Context<'_>) -> Poll<io::Result<()>>,
-    ) -> Poll<io::Result<()>> {
-        self.dir.register(cx);
-        if self.dir.is_shut() || self.dir.deadline() != seen {
-            return Poll::Ready(Ok(()));
+        cx: &mut Context<'_>,
+        on_shut: impl Fn() -> io::Result<T>,
+        timeout: Error,
+        mut op: impl FnMut() -> io::Result<T>,
+        mut poll_ready: impl FnMut(&mut Context<'_>) -> Poll<io::Result<()>>,
+    ) -> Poll<io::Result<T>> {
+        loop {
+            if self.dir.is_shut() {
+                return Poll::Ready(on_shut());
+            }
+            let seen = self.dir.deadline();
+            if passed(seen) {
+                return Poll::Ready(Err(timeout.into()));
+            }
+            match op() {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                done => return Poll::Ready(done),
+            }
+            self.dir.register(cx);
+            if self.dir.is_shut() || self.dir.deadline() != seen {
+                continue;
+            }
+            futures::ready!(poll_ready(&mut Context::from_waker(&self.waker)))?;
         }
-        poll_ready(&mut Context::from_waker(&self.waker))
     }
 }
 
@@ -291,15 +303,20 @@ fn io_error(err: io::Error) -> io::Error {
 
 impl<S: StreamIo> Stream<S> {
     pub(crate) fn new(io: S, local: Addr, peer: Addr) -> io::Result<Stream<S>> {
-        Ok(Stream {
+        Ok(Stream::from_async(Async::new(io)?, local, peer))
+    }
+
+    /// A socket already registered with the reactor.
+    pub(crate) fn from_async(io: Async<S>, local: Addr, peer: Addr) -> Stream<S> {
+        Stream {
             inner: Arc::new(Shared {
-                io: Async::new(io)?,
+                io,
                 read: Side::new(),
                 write: Side::new(),
                 local,
                 peer,
             }),
-        })
+        }
     }
 
     pub(crate) fn local_addr(&self) -> &Addr {
@@ -343,58 +360,47 @@ impl<S: StreamIo> Stream<S> {
         }
     }
 
-    pub(crate) fn poll_read(
+    pub(crate) fn poll_read_bytes(
         &self,
         cx: &mut Context<'_>,
         buf: &mut [u8],
     ) -> Poll<io::Result<usize>> {
         let sh = &*self.inner;
-        loop {
-            if sh.read.dir.is_shut() {
-                return Poll::Ready(Ok(0));
-            }
-            let seen = sh.read.dir.deadline();
-            if passed(seen) {
-                return Poll::Ready(Err(Error::ReadTimeout.into()));
-            }
-            if buf.is_empty() {
-                return Poll::Ready(Ok(0));
-            }
-            match sh.io.get_ref().read_some(buf) {
-                Ok(n) => return Poll::Ready(Ok(n)),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Poll::Ready(Err(io_error(e))),
-            }
-            futures::ready!(sh.read.wait(cx, seen, |cx| sh.io.poll_readable(cx)))?;
-        }
+        let read = || match buf.is_empty() {
+            true => Ok(0),
+            false => sh.io.get_ref().read_some(buf),
+        };
+        sh.read
+            .poll_op(
+                cx,
+                || Ok(0),
+                Error::ReadTimeout,
+                read,
+                |cx| sh.io.poll_readable(cx),
+            )
+            .map_err(io_error)
     }
 
-    pub(crate) fn poll_write(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    pub(crate) fn poll_write_bytes(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         let sh = &*self.inner;
-        loop {
-            if sh.write.dir.is_shut() {
-                return Poll::Ready(Err(Error::ConnectionClosed.into()));
-            }
-            let seen = sh.write.dir.deadline();
-            if passed(seen) {
-                return Poll::Ready(Err(Error::WriteTimeout.into()));
-            }
-            if buf.is_empty() {
-                return Poll::Ready(Ok(0));
-            }
-            match sh.io.get_ref().write_some(buf) {
-                Ok(n) => return Poll::Ready(Ok(n)),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Poll::Ready(Err(io_error(e))),
-            }
-            futures::ready!(sh.write.wait(cx, seen, |cx| sh.io.poll_writable(cx)))?;
-        }
+        let write = || match buf.is_empty() {
+            true => Ok(0),
+            false => sh.io.get_ref().write_some(buf),
+        };
+        let closed = || Err(Error::ConnectionClosed.into());
+        sh.write
+            .poll_op(cx, closed, Error::WriteTimeout, write, |cx| {
+                sh.io.poll_writable(cx)
+            })
+            .map_err(io_error)
     }
 
     /// `close`: a write shutdown (the OS's error, if any, as an `io::Error`).
-    pub(crate) fn close(&self) -> io::Result<()> {
+    pub(crate) fn close_write(&self) -> io::Result<()> {
         self.shutdown(Shutdown::Write).map_err(io::Error::from)
     }
 }
@@ -459,30 +465,28 @@ impl<L: ListenIo> SocketListener<L> {
         &self,
         cx: &mut Context<'_>,
     ) -> Poll<Result<Stream<L::Stream>, Error>> {
-        loop {
-            let Some(io) = self.io() else {
-                return Poll::Ready(Err(Error::ListenerClosed));
-            };
-            let seen = self.accept.dir.deadline();
-            if passed(seen) {
-                return Poll::Ready(Err(Error::AcceptTimeout));
-            }
+        // `close` takes the socket before it shuts the side, so a side not shut has one.
+        let Some(io) = self.io() else {
+            return Poll::Ready(Err(Error::ListenerClosed));
+        };
+        let accept = || loop {
             match io.get_ref().accept_one() {
-                Ok((stream, local, peer)) => {
-                    return Poll::Ready(
-                        Stream::new(stream, local, peer).map_err(|e| Error::from_os(&e)),
-                    )
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 // The peer gave up before it was accepted: take the next one.
                 Err(e) if e.kind() == io::ErrorKind::ConnectionAborted => continue,
-                Err(e) => return Poll::Ready(Err(Error::from_os(&e))),
+                other => return other,
             }
-            if let Err(e) = futures::ready!(self.accept.wait(cx, seen, |cx| io.poll_readable(cx))) {
-                return Poll::Ready(Err(Error::from_os(&e)));
-            }
-        }
+        };
+        let closed = || Err(Error::ListenerClosed.into());
+        let accepted =
+            futures::ready!(self
+                .accept
+                .poll_op(cx, closed, Error::AcceptTimeout, accept, |cx| io
+                    .poll_readable(cx),));
+        Poll::Ready(
+            accepted
+                .and_then(|(stream, local, peer)| Stream::new(stream, local, peer))
+                .map_err(|e| Error::from_os(&e)),
+        )
     }
 }
 

@@ -52,12 +52,13 @@ pub(crate) fn bind_any(addrs: &[SocketAddr], backlog: u32) -> Result<TcpListener
 /// Dials `addr`.
 pub(crate) async fn connect(addr: SocketAddr) -> Result<Stream<TcpStream>, Error> {
     let os = |e: io::Error| Error::from_os(&e);
+    // Kept registered with the reactor: the connected socket is used as it is.
     let stream = Async::<TcpStream>::connect(addr).await.map_err(os)?;
-    let stream = stream.into_inner().map_err(os)?;
-    stream.set_nodelay(true).map_err(os)?;
-    let local = Addr::tcp(stream.local_addr().map_err(os)?);
-    let peer = Addr::tcp(stream.peer_addr().map_err(os)?);
-    Stream::new(stream, local, peer).map_err(os)
+    let std = stream.get_ref();
+    std.set_nodelay(true).map_err(os)?;
+    let local = Addr::tcp(std.local_addr().map_err(os)?);
+    let peer = Addr::tcp(std.peer_addr().map_err(os)?);
+    Ok(Stream::from_async(stream, local, peer))
 }
 
 /// Dials each of `addrs` in turn until one answers; the last error otherwise.
