@@ -52,6 +52,9 @@ on_every_transport!(
     local_shutdown_is_reported_before_a_passed_deadline,
     timeouts_never_lose_or_reorder_bytes,
     deadline_far_beyond_the_clock_never_fires_and_never_panics,
+    deadline_renewed_before_every_operation_fires_only_once_left_alone,
+    deadline_cleared_while_its_timer_is_armed_never_fires,
+    deadline_set_from_racing_threads_takes_the_last_value,
 );
 
 const LONG_AGO: Duration = Duration::from_secs(3600);
@@ -417,4 +420,89 @@ fn deadline_change_wakes_an_accept_after_another_accept_of_its_task_completed() 
         poll_once(&mut second, &waker),
         Poll::Ready(Err(Error::AcceptTimeout))
     ));
+}
+
+fn deadline_renewed_before_every_operation_fires_only_once_left_alone<T: Transport>() {
+    // Go's idiom: `now + d` before every read and write. The timer armed for the first
+    // deadline fires while later ones are in force; it must neither fail an operation nor be
+    // lost, so the deadline still fires once renewal stops.
+    let (a, b) = T::pair();
+    let d = Duration::from_millis(30);
+    let renewing = Instant::now();
+    let mut buf = [0; 1];
+    let mut rounds = 0;
+    while renewing.elapsed() < 4 * d {
+        a.set_deadline(Some(Instant::now() + d));
+        run(write_all(&b, &[rounds as u8])).unwrap();
+        assert_eq!(run(read(&a, &mut buf)).unwrap(), 1, "round {rounds}");
+        assert_eq!(buf[0], rounds as u8);
+        run(write_all(&a, b"k")).unwrap();
+        assert_eq!(run(read(&b, &mut buf)).unwrap(), 1);
+        rounds += 1;
+        run(futures_timer::Delay::new(Duration::from_millis(1)));
+    }
+    let last = Instant::now();
+    a.set_read_deadline(Some(last + d));
+    assert_timeout(run(read(&a, &mut buf)).unwrap_err(), Error::ReadTimeout);
+    let took = last.elapsed();
+    assert!(took >= d, "fired early: {took:?}");
+    assert!(took < Duration::from_secs(5), "fired late: {took:?}");
+}
+
+fn deadline_cleared_while_its_timer_is_armed_never_fires<T: Transport>() {
+    let (a, b) = T::pair();
+    let at = Instant::now() + Duration::from_millis(20);
+    a.set_read_deadline(Some(at));
+    a.set_read_deadline(None);
+    let mut buf = [0; 2];
+    let (r, blocked) = signal_pending(read(&a, &mut buf));
+    std::thread::scope(|s| {
+        let h = s.spawn(|| run(r));
+        blocked.recv().unwrap();
+        // The cleared deadline's instant passes while the read waits.
+        run(until(at + Duration::from_millis(30)));
+        run(write_all(&b, b"ok")).unwrap();
+        assert_eq!(h.join().unwrap().unwrap(), 2);
+    });
+    assert_eq!(&buf, b"ok");
+}
+
+fn deadline_set_from_racing_threads_takes_the_last_value<T: Transport>() {
+    // Threads set past, near, far and no deadlines while timers armed for the near ones fire;
+    // once they stop, the deadline set last is the one in force.
+    let (a, b) = T::pair();
+    std::thread::scope(|s| {
+        for t in 0..3u32 {
+            let a = a.clone();
+            s.spawn(move || {
+                for i in 0..300u32 {
+                    let at = match (i + t) % 4 {
+                        0 => Some(past()),
+                        1 => Some(Instant::now() + Duration::from_micros(50 * u64::from(i % 7))),
+                        2 => Some(far()),
+                        _ => None,
+                    };
+                    a.set_read_deadline(at);
+                    if i % 16 == 0 {
+                        std::thread::yield_now();
+                    }
+                }
+            });
+        }
+    });
+    // A cleared deadline: a read waits for data, however the race ended.
+    a.set_read_deadline(None);
+    // Not synchronisation: the racing near deadlines' timers (at most 300 µs ahead) fire
+    // meanwhile, and must find no deadline to expire.
+    run(until(Instant::now() + Duration::from_millis(5)));
+    run(write_all(&b, b"x")).unwrap();
+    let mut buf = [0; 1];
+    assert_eq!(run(read(&a, &mut buf)).unwrap(), 1);
+    // A near deadline: a blocked read times out on time.
+    let start = Instant::now();
+    a.set_read_deadline(Some(start + Duration::from_millis(30)));
+    assert_timeout(run(read(&a, &mut buf)).unwrap_err(), Error::ReadTimeout);
+    let took = start.elapsed();
+    assert!(took >= Duration::from_millis(30), "fired early: {took:?}");
+    assert!(took < Duration::from_secs(5), "fired late: {took:?}");
 }

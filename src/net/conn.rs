@@ -238,8 +238,7 @@ impl Conn {
     /// # }).unwrap();
     /// ```
     pub fn set_deadline(&self, deadline: Option<Instant>) {
-        self.set_read_deadline(deadline);
-        self.set_write_deadline(deadline);
+        on_transport!(&self.0, c => c.set_deadline(deadline))
     }
 
     /// Sets the read deadline; `None` clears it. See [`set_deadline`](Conn::set_deadline).

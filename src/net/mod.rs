@@ -53,6 +53,10 @@
 //!   `net.Conn` rules): a passed read (write) deadline fails every read (write) at once with
 //!   `ReadTimeout` (`WriteTimeout`), moving no bytes; changing a deadline wakes the operations
 //!   blocked under it; a timeout never damages the connection. The accept deadline likewise.
+//!   On sockets a deadline set in the future takes effect when its timer fires (timer-armed
+//!   deadlines, as Go's `net.Pipe` has them): an operation may still complete in the timer thread's
+//!   latency after the deadline's instant, never after the timer fired; a deadline already
+//!   passed when set takes effect at once.
 //! - **Local shutdown**: after `shutdown(Read)` reads return `Ok(0)` at once; after
 //!   `shutdown(Write)` (or `close`) writes fail with `BrokenPipe`; both hold on every clone at
 //!   once, and repeating a shutdown changes nothing.
@@ -139,13 +143,16 @@
 //! `futures::executor::block_on`, a thread pool, smol or tokio. Deadlines and the local
 //! shutdown effects are the crate's, written once for both socket transports: each direction
 //! of a socket keeps its shutdown flag, its deadline and the tasks waiting on it; an operation
-//! checks the flag, then the deadline (by the clock), then tries the socket, and when it must
-//! wait it registers its task there and asks the reactor for readiness with the direction's
-//! own waker, which wakes every registered task. A deadline change, the deadline's timer, a
-//! shutdown and a readiness event all wake the same tasks, which re-check in that order. A
-//! deadline timer is armed only when an operation waits, and kept when the deadline moves
-//! later (it fires early and is re-armed then), so setting `now + 5 s` before every operation
-//! registers no timer per call. Host names are resolved by the system resolver on a thread
+//! checks the flag, then whether the deadline has expired (one atomic load, no clock), then
+//! tries the socket, and when it must wait it registers its task there and asks the reactor
+//! for readiness with the direction's own waker, which wakes every registered task. Deadlines
+//! are Go's timer-armed ones: setting a deadline in the future arms a timer, which marks the
+//! deadline expired and wakes the waiters when it fires; setting one already passed marks it
+//! expired at once. A shutdown, an expiry and a readiness event all wake the same tasks, which
+//! re-check in that order. A timer that fires no later than a new deadline is kept (it fires,
+//! finds the deadline moved, and is re-armed for it), so setting `now + 5 s` before every
+//! operation costs a clock read and two atomic operations, and no timer registration. Host
+//! names are resolved by the system resolver on a thread
 //! started for the purpose.
 
 mod addr;

@@ -71,26 +71,35 @@ impl StreamIo for std::os::unix::net::UnixStream {
 /// One direction of a socket (its reads, its writes, or a listener's accepts): the local
 /// shutdown flag, the deadline, and the tasks waiting.
 ///
-/// Wakers are registered under `state`'s lock and taken under it by whoever changes the
+/// The deadline works as Go's `net.Pipe` deadlines do: setting one in the future arms a timer,
+/// and the timer marks the deadline expired and wakes the waiters when it fires. Operations
+/// read one atomic and never the clock. Setting a deadline already passed marks it expired at
+/// once, with no timer.
+///
+/// Wakers are registered under `waiters`' lock and taken under it by whoever changes the
 /// condition, then woken once it is released (a wake-up may run executor code that drops a
-/// connection). An `Arc<Direction>` is itself the waker given to the reactor and the target of
-/// the deadline timer: waking it wakes every registered task.
+/// connection). An `Arc<Direction>` is itself the waker given to the reactor: waking it wakes
+/// every registered task.
 pub(crate) struct Direction {
     /// The direction was shut down locally (or the listener closed).
     shut: AtomicBool,
-    /// The deadline in nanoseconds since [`BASE`] ([`NONE`] when unset), checked with no lock.
+    /// The deadline in nanoseconds since [`BASE`] ([`NONE`] when unset), with [`EXPIRED`] set
+    /// once it has passed. Checked with no lock.
+    ///
+    /// While it holds a deadline not expired, a timer is armed (or firing) that fires no later
+    /// than that deadline and then re-checks it. So a deadline moved later needs no timer of
+    /// its own: the one armed fires early, finds the deadline not passed, and is re-armed.
     deadline: AtomicU64,
-    /// The instant (as `deadline`) no later than which a live timer will wake the waiters,
-    /// [`NONE`] when none is known to: a waiting operation skips the timer's lock when the
-    /// armed timer covers its deadline. Reset when the timer fires or is disarmed.
-    armed: AtomicU64,
     /// Distinct tasks waiting since the last wake-up.
     waiters: Mutex<Vec<Waker>>,
     timer: Timer,
 }
 
-/// No deadline / no timer.
-const NONE: u64 = u64::MAX;
+/// No deadline / no timer. Deadlines are capped below it, so [`EXPIRED`] is a bit of its own.
+const NONE: u64 = (1 << 63) - 1;
+
+/// The bit of [`Direction::deadline`] that says the deadline has passed.
+const EXPIRED: u64 = 1 << 63;
 
 /// The origin of the nanosecond deadlines; an earlier instant counts as 0 (passed).
 static BASE: Lazy<Instant> = Lazy::new(Instant::now);
@@ -106,9 +115,8 @@ fn instant(d: u64) -> Option<Instant> {
     (d != NONE).then(|| BASE.checked_add(Duration::from_nanos(d)))?
 }
 
-/// Whether deadline `d` (as [`Direction::deadline`]) has passed, by the clock.
-fn passed(d: u64) -> bool {
-    d != NONE && nanos(Instant::now()) >= d
+fn expired(state: u64) -> bool {
+    state & EXPIRED != 0
 }
 
 impl Direction {
@@ -116,7 +124,6 @@ impl Direction {
         Arc::new(Direction {
             shut: AtomicBool::new(false),
             deadline: AtomicU64::new(NONE),
-            armed: AtomicU64::new(NONE),
             waiters: Mutex::new(Vec::new()),
             timer: Timer::new(),
         })
@@ -139,24 +146,75 @@ impl Direction {
         was
     }
 
-    /// The deadline as checked by operations: see [`passed`].
-    fn deadline(&self) -> u64 {
-        self.deadline.load(Ordering::Acquire)
+    /// Whether the deadline has passed (its timer fired, or it was set in the past).
+    fn is_expired(&self) -> bool {
+        expired(self.deadline.load(Ordering::Acquire))
     }
 
-    /// Sets the deadline and wakes the waiting operations, which re-check it.
-    pub(crate) fn set_deadline(&self, at: Option<Instant>) {
-        let mut waiters = self.lock();
-        self.deadline
-            .store(at.map_or(NONE, nanos), Ordering::Release);
-        if at.is_none() {
-            // Under the lock, so a concurrent `set_deadline(Some(..))` and the waiter it wakes
-            // cannot arm a timer that this then cancels.
-            self.armed.store(NONE, Ordering::Release);
-            self.timer.disarm();
+    /// Sets the deadline. One already passed fails the waiting operations at once; one in the
+    /// future is left to a timer, so the waiting operations keep waiting undisturbed.
+    ///
+    /// A cleared deadline leaves its timer armed: it fires, finds no deadline and does
+    /// nothing. (Cancelling it here could cancel the timer a concurrent `set_deadline`
+    /// counts on.)
+    pub(crate) fn set_deadline(self: &Arc<Self>, at: Option<Instant>) {
+        self.set_deadline_at(at, Instant::now);
+    }
+
+    /// [`set_deadline`](Direction::set_deadline), with the clock read by `now` (once for the
+    /// two directions of a `set_deadline` on a connection).
+    fn set_deadline_at(self: &Arc<Self>, at: Option<Instant>, now: impl FnOnce() -> Instant) {
+        let Some(at) = at else {
+            self.deadline.store(NONE, Ordering::SeqCst);
+            return;
+        };
+        let d = nanos(at);
+        if at <= now() {
+            self.deadline.store(d | EXPIRED, Ordering::SeqCst);
+            self.wake_all();
+            return;
         }
-        let waiters = std::mem::take(&mut *waiters);
-        waiters.into_iter().for_each(Waker::wake);
+        let old = self.deadline.swap(d, Ordering::SeqCst);
+        // A deadline moved later (Go's `now + 5 s` before every operation) keeps the timer of
+        // the one it replaces, which fires no later than `d`.
+        if old == NONE || expired(old) || old > d {
+            self.arm(d);
+        }
+    }
+
+    /// Makes sure a timer fires no later than deadline `d`.
+    fn arm(self: &Arc<Self>, d: u64) {
+        let Some(at) = instant(d) else {
+            return; // beyond what `Instant` holds: it never passes
+        };
+        let weak = Arc::downgrade(self);
+        self.timer.arm_by(at, move || {
+            Box::new(move || {
+                if let Some(dir) = weak.upgrade() {
+                    dir.fire();
+                }
+            })
+        });
+    }
+
+    /// A timer fired: mark the deadline expired and wake the waiters if it has passed, or arm
+    /// the timer again if the deadline was moved later meanwhile.
+    fn fire(self: &Arc<Self>) {
+        let mut state = self.deadline.load(Ordering::SeqCst);
+        while state != NONE && !expired(state) {
+            if nanos(Instant::now()) < state {
+                return self.arm(state);
+            }
+            match self.deadline.compare_exchange(
+                state,
+                state | EXPIRED,
+                Ordering::SeqCst,
+                Ordering::SeqCst,
+            ) {
+                Ok(_) => return self.wake_all(),
+                Err(now) => state = now,
+            }
+        }
     }
 
     pub(crate) fn wake_all(&self) {
@@ -164,32 +222,13 @@ impl Direction {
         waiters.into_iter().for_each(Waker::wake);
     }
 
-    /// Registers the task of `cx` to be woken by the next change or readiness event, and arms
-    /// the deadline's timer if one is set. Call before the last check of the condition, so a
-    /// change made in between is not missed.
-    fn register(self: &Arc<Self>, cx: &Context<'_>) {
+    /// Registers the task of `cx` to be woken by the next change or readiness event. Call
+    /// before the last check of the condition, so a change made in between is not missed.
+    fn register(&self, cx: &Context<'_>) {
         let mut waiters = self.lock();
         if !waiters.iter().any(|w| w.will_wake(cx.waker())) {
             waiters.push(cx.waker().clone());
         }
-        drop(waiters);
-        // Read after registering: a `set_deadline` that this misses wakes the task.
-        let n = self.deadline();
-        let Some(at) = instant(n) else { return };
-        if self.armed.load(Ordering::Acquire) <= n {
-            return; // a live timer fires no later: it wakes this task too
-        }
-        // Claimed before arming, so a timer that fires at once (the deadline passed) resets it.
-        self.armed.store(n, Ordering::Release);
-        let weak = Arc::downgrade(self);
-        self.timer.arm_by(at, move || {
-            Box::new(move || {
-                if let Some(dir) = weak.upgrade() {
-                    dir.armed.store(NONE, Ordering::Release);
-                    dir.wake_all();
-                }
-            })
-        });
     }
 }
 
@@ -204,9 +243,11 @@ impl Wake for Direction {
 
 impl fmt::Debug for Direction {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = self.deadline.load(Ordering::Acquire);
         f.debug_struct("Direction")
             .field("shut", &self.is_shut())
-            .field("deadline", &instant(self.deadline()))
+            .field("deadline", &instant(state & !EXPIRED))
+            .field("expired", &expired(state))
             .field("waiting", &self.lock().len())
             .finish()
     }
@@ -228,10 +269,9 @@ impl Side {
     }
 
     /// Runs a non-blocking socket operation as every operation of a side runs: a local
-    /// shutdown is reported first (`on_shut`), then a passed deadline (`timeout`), then `op`
-    /// is tried. While it would block, the task registers, re-checks for a shutdown or a
-    /// deadline change that came meanwhile (a deadline that merely passes is the timer's,
-    /// armed by the registration), and waits for readiness through `poll_ready`, polled with
+    /// shutdown is reported first (`on_shut`), then an expired deadline (`timeout`), then `op`
+    /// is tried. While it would block, the task registers, re-checks for a shutdown or an
+    /// expiry that came meanwhile, and waits for readiness through `poll_ready`, polled with
     /// the side's own waker.
     pub(crate) fn poll_op<T>(
         &self,
@@ -245,8 +285,7 @@ impl Side {
             if self.dir.is_shut() {
                 return Poll::Ready(on_shut());
             }
-            let seen = self.dir.deadline();
-            if passed(seen) {
+            if self.dir.is_expired() {
                 return Poll::Ready(Err(timeout.into()));
             }
             match op() {
@@ -255,7 +294,7 @@ impl Side {
                 done => return Poll::Ready(done),
             }
             self.dir.register(cx);
-            if self.dir.is_shut() || self.dir.deadline() != seen {
+            if self.dir.is_shut() || self.dir.is_expired() {
                 continue;
             }
             futures::ready!(poll_ready(&mut Context::from_waker(&self.waker)))?;
@@ -333,6 +372,14 @@ impl<S: StreamIo> Stream<S> {
 
     pub(crate) fn set_write_deadline(&self, at: Option<Instant>) {
         self.inner.write.dir.set_deadline(at);
+    }
+
+    /// Both deadlines, with one clock read.
+    pub(crate) fn set_deadline(&self, at: Option<Instant>) {
+        let now = std::cell::OnceCell::new();
+        let now = || *now.get_or_init(Instant::now);
+        self.inner.read.dir.set_deadline_at(at, now);
+        self.inner.write.dir.set_deadline_at(at, now);
     }
 
     /// The local effects at once and on every clone; then the OS's shutdown, whose error (say,
