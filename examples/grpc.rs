@@ -1,53 +1,73 @@
-//! A gRPC server and client in one process, connected by chanstream instead of a TCP port: the
-//! server runs on a `Listener` through `serve_with_incoming`, the client dials through a custom
-//! connector. This is what Go's `bufconn` is for.
+//! A gRPC server and client in one process, connected by chanstream instead of a TCP port (what
+//! Go's `bufconn` is for): tonic serves the standard health service on a `Listener`'s incoming
+//! connections, and the client dials through a `Connector`. A unary call, then a streaming one.
 //!
-//! Run it with `cargo run --features tokio --example grpc`.
-
-#[path = "support/grpc_echo.rs"]
-mod grpc_echo;
+//! Run it with `cargo run --features tonic,hyper --example grpc`.
 
 use std::time::Instant;
 
-use chanstream::Network;
-use futures::StreamExt;
+use chanstream::{Connector, Network};
+use tonic::transport::{Endpoint, Server};
+use tonic_health::pb::health_client::HealthClient;
+use tonic_health::pb::HealthCheckRequest;
+use tonic_health::ServingStatus;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let net = Network::new();
     let listener = net.bind("grpc.example")?;
     println!(
-        "server: serving chanstream.test.Echo on {}",
+        "server: serving grpc.health.v1.Health on {}",
         listener.local_addr()
     );
-    let (stop, stopped) = tokio::sync::oneshot::channel();
-    let server = grpc_echo::serve(listener, stopped);
+    let (reporter, health) = tonic_health::server::health_reporter();
+    reporter
+        .set_service_status("store", ServingStatus::Serving)
+        .await;
+    tokio::spawn(async move {
+        Server::builder()
+            .add_service(health)
+            .serve_with_incoming(listener.incoming())
+            .await
+    });
 
     let started = Instant::now();
-    let mut grpc = grpc_echo::client(net.clone(), "grpc.example").await;
-    let reply = grpc_echo::shout(&mut grpc, "hello over grpc").await?;
+    let channel = Endpoint::from_static("http://grpc.example")
+        .connect_with_connector(Connector::new(&net))
+        .await?;
+    let mut client = HealthClient::new(channel);
+    let check = |service: &str| HealthCheckRequest {
+        service: service.into(),
+    };
+    let status = client.check(check("store")).await?.into_inner().status();
+    println!("client: check(store) -> {status:?}");
+    let unknown = client.check(check("nothing")).await.unwrap_err();
+    println!("client: check(nothing) -> {:?}", unknown.code());
+
+    // A server stream: the current status, then every change.
+    let mut watch = client.watch(check("store")).await?.into_inner();
     println!(
-        "client: unary reply {:?} (the server saw me as {})",
-        reply.message, reply.peer
+        "client: watch(store) -> {:?}",
+        watch.message().await?.map(|r| r.status())
+    );
+    reporter
+        .set_service_status("store", ServingStatus::NotServing)
+        .await;
+    println!(
+        "client: watch(store) -> {:?}",
+        watch.message().await?.map(|r| r.status())
     );
 
-    let mut ticks = grpc_echo::ticks(&mut grpc, "tick", 5).await?;
-    while let Some(tick) = ticks.next().await {
-        let tick = tick?;
-        println!("client: streamed reply {} {:?}", tick.index, tick.message);
-    }
     let calls = 1000;
     let timed = Instant::now();
-    for i in 0..calls {
-        grpc_echo::shout(&mut grpc, &format!("call {i}")).await?;
+    for _ in 0..calls {
+        client.check(check("store")).await?;
     }
+    let each = timed.elapsed().as_secs_f64() * 1e6 / calls as f64;
     println!(
-        "client: {calls} unary calls in {:?} ({:.1} µs each)",
-        timed.elapsed(),
-        timed.elapsed().as_secs_f64() * 1e6 / calls as f64
+        "client: {calls} unary calls in {:?} ({each:.1} µs each)",
+        timed.elapsed()
     );
     println!("done in {:?}", started.elapsed());
-    stop.send(()).ok();
-    server.await?;
     Ok(())
 }

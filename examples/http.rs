@@ -1,49 +1,46 @@
-//! An HTTP/1.1 server and client (`hyper` 1.x) in one process, over chanstream: several requests
-//! on one keep-alive connection.
+//! An axum app and hyper-util's HTTP client in one process, over chanstream: the app is served
+//! on a `Listener` with `axum::serve`, the client dials through a `Connector`, and the app sees
+//! each caller's address through `ConnectInfo`.
 //!
-//! Run it with `cargo run --features tokio --example http`.
+//! Run it with `cargo run --features axum,hyper --example http`.
 
-use std::convert::Infallible;
+use std::future::IntoFuture;
 use std::time::Instant;
 
-use chanstream::Network;
-use http_body_util::{BodyExt, Full};
-use hyper::body::{Bytes, Incoming};
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper::{Request, Response};
-use hyper_util::rt::TokioIo;
-
-async fn hello(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
-    let reply = format!("hello from {} {}\n", req.method(), req.uri().path());
-    Ok(Response::new(Full::new(Bytes::from(reply))))
-}
+use axum::extract::{ConnectInfo, Path};
+use axum::routing::get;
+use axum::Router;
+use chanstream::{Addr, Connector, Network};
+use http_body_util::{BodyExt, Empty};
+use hyper::body::Bytes;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let app = Router::new()
+        .route("/", get(|| async { "hello\n" }))
+        .route(
+            "/users/{id}",
+            get(|Path(id): Path<u32>| async move { format!("user {id}\n") }),
+        )
+        .route(
+            "/whoami",
+            get(|ConnectInfo(peer): ConnectInfo<Addr>| async move { format!("you are {peer}\n") }),
+        );
     let net = Network::new();
     let listener = net.bind("http.example")?;
     println!("server: listening on {}", listener.local_addr());
-    tokio::spawn(async move {
-        while let Ok(conn) = listener.accept().await {
-            println!("server: connection from {}", conn.peer_addr());
-            tokio::spawn(
-                http1::Builder::new().serve_connection(TokioIo::new(conn), service_fn(hello)),
-            );
-        }
-    });
+    let app = app.into_make_service_with_connect_info::<Addr>();
+    tokio::spawn(axum::serve(listener, app).into_future());
 
+    let client =
+        Client::builder(TokioExecutor::new()).build::<_, Empty<Bytes>>(Connector::new(&net));
     let started = Instant::now();
-    let conn = net.connect("http.example").await?;
-    let (mut sender, connection) =
-        hyper::client::conn::http1::handshake(TokioIo::new(conn)).await?;
-    tokio::spawn(connection);
-    for path in ["/", "/users/1", "/health"] {
-        let req = Request::get(format!("http://http.example{path}"))
-            .header("host", "http.example")
-            .body(Full::new(Bytes::new()))?;
-        sender.ready().await?;
-        let resp = sender.send_request(req).await?;
+    for path in ["/", "/users/1", "/whoami", "/missing"] {
+        let resp = client
+            .get(format!("http://http.example{path}").parse()?)
+            .await?;
         let status = resp.status();
         let body = resp.into_body().collect().await?.to_bytes();
         println!(
@@ -51,9 +48,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
             String::from_utf8_lossy(&body).trim_end()
         );
     }
-    println!(
-        "3 requests on one keep-alive connection in {:?}",
-        started.elapsed()
-    );
+    println!("4 requests in {:?}", started.elapsed());
     Ok(())
 }

@@ -336,6 +336,17 @@ impl Conn {
         self.incoming().poll_read(&self.link, cx, buf)
     }
 
+    /// A read that hands the bytes to `sink` (see [`Pipe::poll_read_to`]).
+    #[cfg(feature = "hyper")]
+    pub(crate) fn poll_read_to(
+        &self,
+        cx: &mut Context<'_>,
+        max: usize,
+        sink: &mut dyn FnMut(&[u8]),
+    ) -> Poll<io::Result<usize>> {
+        self.incoming().poll_read_to(&self.link, cx, max, sink)
+    }
+
     /// The write behind every `AsyncWrite` impl.
     pub(crate) fn poll_write_bytes(
         &self,

@@ -51,6 +51,9 @@ enum State {
         timeout: Duration,
     },
     Waiting(Waiting),
+    /// Failed before it started (bad input): the error, returned on the first poll.
+    #[cfg(feature = "hyper")]
+    Failed(Error),
     Done,
 }
 
@@ -103,11 +106,26 @@ impl Connect {
     }
 }
 
+#[cfg(feature = "hyper")]
+impl Connect {
+    /// A dial that fails with `err` when polled.
+    pub(crate) fn failed(err: Error) -> Connect {
+        Connect {
+            state: State::Failed(err),
+        }
+    }
+}
+
 impl Future for Connect {
     type Output = Result<Conn, Error>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let state = &mut self.state;
+        #[cfg(feature = "hyper")]
+        if let State::Failed(err) = *state {
+            *state = State::Done;
+            return Poll::Ready(Err(err));
+        }
         if let State::Start {
             network,
             target,
@@ -241,6 +259,8 @@ impl fmt::Debug for Connect {
             State::Waiting(w) => d
                 .field("listener", w.backlog.addr())
                 .field("request", &w.link().map(Link::request)),
+            #[cfg(feature = "hyper")]
+            State::Failed(err) => d.field("failed", err),
             State::Done => d.field("done", &true),
         };
         d.finish()

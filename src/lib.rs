@@ -7,7 +7,10 @@
 //! these semantics runs in-process or, with the same logic, over TCP: no socket, no port, no
 //! kernel, and no special cases. With the `net` feature, [`net::Listener`] and [`net::Conn`]
 //! take an address instead (`chan://NAME`, `tcp://HOST:PORT`, `unix:///PATH`), so one program
-//! runs on any of them with the same semantics.
+//! runs on any of them with the same semantics. With the `axum`, `tonic` and `hyper` features,
+//! `axum::serve` takes a [`Listener`], tonic's `serve_with_incoming` takes its `incoming()`
+//! connections, and `Connector` dials for hyper-util's client and tonic's `Endpoint`; the
+//! `guide` module (with those features) shows how to test a web service in-process.
 //!
 //! Unlike a bare pipe, a connection has a handshake (a dial waits for `accept`, with a backlog
 //! and a timeout), addresses, independent half-closes, and deadlines that wake operations
@@ -156,11 +159,21 @@ mod stream_io;
 
 mod accept;
 mod addr;
+#[cfg(feature = "axum")]
+mod axum_serve;
 mod backlog;
 mod conn;
 mod connect;
+#[cfg(feature = "hyper")]
+mod connector;
 mod deadline;
 mod error;
+#[cfg(all(feature = "axum", feature = "tonic", feature = "hyper"))]
+#[cfg_attr(
+    docsrs,
+    doc(cfg(all(feature = "axum", feature = "tonic", feature = "hyper")))
+)]
+pub mod guide;
 mod link;
 mod listener;
 #[cfg(feature = "net")]
@@ -170,6 +183,8 @@ mod network;
 mod pipe;
 mod reader;
 mod ring;
+#[cfg(feature = "tonic")]
+mod tonic_connected;
 mod waiters;
 
 use std::time::Duration;
@@ -178,6 +193,9 @@ pub use accept::{Accept, Incoming};
 pub use addr::Addr;
 pub use conn::Conn;
 pub use connect::Connect;
+#[cfg(feature = "hyper")]
+#[cfg_attr(docsrs, doc(cfg(feature = "hyper")))]
+pub use connector::Connector;
 pub use error::Error;
 pub use listener::{Listener, ListenerBuilder};
 pub use network::Network;
@@ -214,8 +232,8 @@ pub const DEFAULT_BUFFER_SIZE: usize = 256 * 1024;
 /// ```
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
-// The README's examples use the `net` feature, so they are tested where it is enabled (as
-// `.ci/run`'s `cargo test --all-features` does).
-#[cfg(all(doctest, feature = "net"))]
+// The README's examples use the `net`, `axum` and `hyper` features, so they are tested where
+// those are enabled (as `.ci/run`'s `cargo test --all-features` does).
+#[cfg(all(doctest, feature = "net", feature = "axum", feature = "hyper"))]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;

@@ -126,6 +126,29 @@ impl Pipe {
         self.poll_read_with(link, cx, out.is_empty(), |buf| buf.pop_into(out))
     }
 
+    /// Reads at most `max` bytes, handing them to `sink` straight from the buffer (one or two
+    /// slices), for a reader whose memory is not a `&mut [u8]` (hyper's `ReadBufCursor`).
+    #[cfg(feature = "hyper")]
+    pub(crate) fn poll_read_to(
+        &self,
+        link: &Arc<Link>,
+        cx: &mut Context<'_>,
+        max: usize,
+        sink: &mut dyn FnMut(&[u8]),
+    ) -> Poll<io::Result<usize>> {
+        self.poll_read_with(link, cx, max == 0, |buf| {
+            let mut moved = 0;
+            while moved < max && !buf.is_empty() {
+                let front = buf.front();
+                let n = front.len().min(max - moved);
+                sink(&front[..n]);
+                buf.consume(n);
+                moved += n;
+            }
+            moved
+        })
+    }
+
     /// Takes every buffered byte at once: swaps the buffer with `into`, which must be empty, so
     /// the reader owns the bytes without copying them and the pipe reuses `into`'s allocation.
     /// On end of stream `into` stays empty.

@@ -95,6 +95,17 @@ fn exchange_under_smol() {
 }
 
 #[test]
+fn exchange_under_async_std() {
+    let (net, listener, data) = setup();
+    async_std::task::block_on(async {
+        let server = async_std::task::spawn(server(listener));
+        let client = async_std::task::spawn(client(net, data));
+        server.await;
+        client.await;
+    });
+}
+
+#[test]
 fn exchange_under_tokio_multi_threaded() {
     let (net, listener, data) = setup();
     tokio_runtime().block_on(async {

@@ -606,6 +606,13 @@ fn the_exchange_runs_under_smol() {
 }
 
 #[test]
+fn the_exchange_runs_under_async_std() {
+    for (_, addr) in addrs() {
+        async_std::task::block_on(async_std::task::spawn(exchange(addr)));
+    }
+}
+
+#[test]
 fn the_exchange_runs_under_tokio() {
     let rt = common::tokio_runtime();
     for (_, addr) in addrs() {

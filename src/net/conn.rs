@@ -148,10 +148,14 @@ impl Conn {
     /// # }).unwrap();
     /// ```
     pub fn connect_timeout(addr: &str, timeout: Duration) -> Connect {
-        let addr = match addr.parse::<Addr>() {
-            Ok(addr) => addr,
-            Err(e) => return Connect::failed(e),
-        };
+        match addr.parse::<Addr>() {
+            Ok(addr) => Conn::connect_addr(addr, timeout),
+            Err(e) => Connect::failed(e),
+        }
+    }
+
+    /// Dials a parsed address (see [`connect_timeout`](Conn::connect_timeout)).
+    pub(crate) fn connect_addr(addr: Addr, timeout: Duration) -> Connect {
         if timeout.is_zero() {
             return Connect::failed(Error::InvalidInput("connect timeout of zero"));
         }
@@ -321,6 +325,25 @@ impl Conn {
         on_transport!(&self.0, c => c.poll_write_bytes(cx, buf))
     }
 
+    /// A read that hands the bytes to `sink`: straight from the buffer on `chan://`, through a
+    /// buffer on the stack (at most [`SINK_CHUNK`] bytes) on a socket.
+    #[cfg(feature = "hyper")]
+    fn poll_read_to(
+        &self,
+        cx: &mut Context<'_>,
+        max: usize,
+        sink: &mut dyn FnMut(&[u8]),
+    ) -> Poll<io::Result<usize>> {
+        if let ConnRepr::Chan(c) = &self.0 {
+            return c.poll_read_to(cx, max, sink);
+        }
+        let mut buf = [0; SINK_CHUNK];
+        let want = max.min(SINK_CHUNK);
+        let n = futures::ready!(self.poll_read_bytes(cx, &mut buf[..want]))?;
+        sink(&buf[..n]);
+        Poll::Ready(Ok(n))
+    }
+
     fn close_write(&self) -> io::Result<()> {
         on_transport!(&self.0, c => c.close_write())
     }
@@ -370,6 +393,10 @@ impl_stream_io!(Conn);
 #[must_use = "futures do nothing unless you `.await` or poll them"]
 pub struct Connect(ConnectRepr);
 
+/// The most a socket read for hyper moves at once (hyper's read buffer starts at 8 KiB).
+#[cfg(feature = "hyper")]
+const SINK_CHUNK: usize = 8 << 10;
+
 type SocketDial = Pin<Box<dyn Future<Output = Result<Conn, Error>> + Send>>;
 
 enum ConnectRepr {
@@ -380,7 +407,7 @@ enum ConnectRepr {
 }
 
 impl Connect {
-    fn failed(err: Error) -> Connect {
+    pub(crate) fn failed(err: Error) -> Connect {
         Connect(ConnectRepr::Failed(err))
     }
 

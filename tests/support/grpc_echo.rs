@@ -1,20 +1,17 @@
-//! An echo service over gRPC (`tonic`), served on a chanstream `Listener` and called through a
-//! chanstream connector. It is the glue `tonic-build` would generate from a `.proto` file,
-//! written out so that no build script is needed. Shared by `examples/grpc.rs` and
-//! `tests/grpc.rs`.
+//! An echo service over gRPC (`tonic`), served on a chanstream `Listener` and called through
+//! chanstream's `Connector`. Most of it is the glue `tonic-build` would generate from a
+//! `.proto` file, written out so that no build script is needed. Used by `tests/grpc.rs`.
 #![allow(dead_code)]
 
 use std::convert::Infallible;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use chanstream::{Addr, Conn, Listener, Network};
+use chanstream::{Addr, Connector, Listener, Network};
 use futures::Stream;
-use hyper_util::rt::TokioIo;
 use tonic::body::Body;
 use tonic::codegen::http::{self, uri::PathAndQuery};
 use tonic::server::NamedService;
-use tonic::transport::server::Connected;
 use tonic::transport::{Channel, Endpoint, Server};
 use tonic::{Request, Response, Status, Streaming};
 use tonic_prost::ProstCodec;
@@ -41,47 +38,17 @@ pub struct EchoReply {
 pub const UNARY: &str = "/chanstream.test.Echo/Unary";
 pub const STREAM: &str = "/chanstream.test.Echo/Stream";
 
-/// The server end of a connection as tonic wants it: with its connection info.
-pub struct GrpcConn(pub Conn);
-
-impl Connected for GrpcConn {
-    type ConnectInfo = Addr;
-    fn connect_info(&self) -> Addr {
-        self.0.peer_addr()
-    }
-}
-
-impl tokio::io::AsyncRead for GrpcConn {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut tokio::io::ReadBuf<'_>,
-    ) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.0).poll_read(cx, buf)
-    }
-}
-
-impl tokio::io::AsyncWrite for GrpcConn {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.0).poll_write(cx, buf)
-    }
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.0).poll_flush(cx)
-    }
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.0).poll_shutdown(cx)
-    }
-}
-
+/// The caller's address, from the connection info tonic puts in each request: a
+/// `chanstream::Addr` on a `Conn`, a `chanstream::net::Addr` on a `net::Conn`.
 fn peer_of<T>(req: &Request<T>) -> String {
-    req.extensions()
-        .get::<Addr>()
-        .map(|a| a.to_string())
-        .unwrap_or_default()
+    let chan = req.extensions().get::<Addr>().map(|a| a.to_string());
+    #[cfg(feature = "net")]
+    let chan = chan.or_else(|| {
+        req.extensions()
+            .get::<chanstream::net::Addr>()
+            .map(|a| a.to_string())
+    });
+    chan.unwrap_or_default()
 }
 
 async fn unary(req: Request<EchoRequest>) -> Result<Response<EchoReply>, Status> {
@@ -149,14 +116,10 @@ pub fn serve(
     listener: Listener,
     stop: tokio::sync::oneshot::Receiver<()>,
 ) -> tokio::task::JoinHandle<()> {
-    let incoming = futures::stream::unfold(listener, |l| async move {
-        let next = l.accept().await.map(GrpcConn);
-        Some((next, l))
-    });
     tokio::spawn(async move {
         Server::builder()
             .add_service(EchoServer)
-            .serve_with_incoming_shutdown(incoming, async {
+            .serve_with_incoming_shutdown(listener.incoming(), async {
                 let _ = stop.await;
             })
             .await
@@ -164,16 +127,29 @@ pub fn serve(
     })
 }
 
-/// A gRPC client whose every connection is dialed through `net`.
-pub async fn client(net: Network, name: &'static str) -> tonic::client::Grpc<Channel> {
-    let channel = Endpoint::from_static("http://chanstream.invalid")
-        .connect_with_connector(tower::service_fn(move |_: http::Uri| {
-            let net = net.clone();
-            async move { net.connect(name).await.map(TokioIo::new) }
-        }))
-        .await
-        .unwrap();
-    tonic::client::Grpc::new(channel)
+/// A gRPC client whose connections are dialed to `name` in `net`.
+pub async fn client(
+    net: &Network,
+    name: &str,
+) -> Result<tonic::client::Grpc<Channel>, tonic::transport::Error> {
+    client_with(Connector::new(net), &format!("http://{name}")).await
+}
+
+/// A gRPC client for `uri` whose connections `connector` dials.
+pub async fn client_with<C>(
+    connector: C,
+    uri: &str,
+) -> Result<tonic::client::Grpc<Channel>, tonic::transport::Error>
+where
+    C: tower::Service<http::Uri> + Send + 'static,
+    C::Response: hyper::rt::Read + hyper::rt::Write + Send + Unpin + 'static,
+    C::Future: Send,
+    C::Error: std::error::Error + Send + Sync + 'static,
+{
+    let channel = Endpoint::from_shared(uri.to_string())?
+        .connect_with_connector(connector)
+        .await?;
+    Ok(tonic::client::Grpc::new(channel))
 }
 
 /// Calls the unary method.
