@@ -210,6 +210,12 @@ impl Conn {
     /// is there; a local shutdown is reported before the deadline. A timeout never damages the
     /// connection: clear or extend the deadline and I/O resumes with no byte lost.
     ///
+    /// A deadline already passed when it is set takes effect at once. One set in the future
+    /// takes effect when its timer fires: an operation may still complete in the timer
+    /// thread's latency after the deadline's instant, never after the timer fired. Setting a
+    /// deadline before every operation (Go's `now + 5 s` idiom) is cheap: it reads the clock
+    /// once and registers no timer per call.
+    ///
     /// ```
     /// # futures::executor::block_on(async {
     /// use chanstream::{Conn, Error, Listener};
@@ -248,7 +254,8 @@ impl Conn {
     /// # }).unwrap();
     /// ```
     pub fn set_read_deadline(&self, deadline: Option<Instant>) {
-        self.incoming().set_deadline(Side::Read, deadline);
+        self.incoming()
+            .set_deadline(&self.link, Side::Read, deadline);
     }
 
     /// Sets the write deadline; `None` clears it. See [`set_deadline`](Conn::set_deadline).
@@ -270,7 +277,8 @@ impl Conn {
     /// # }).unwrap();
     /// ```
     pub fn set_write_deadline(&self, deadline: Option<Instant>) {
-        self.outgoing().set_deadline(Side::Write, deadline);
+        self.outgoing()
+            .set_deadline(&self.link, Side::Write, deadline);
     }
 
     /// Shuts down the read half, the write half, or both; see [the table above](Conn#closing-a-conn).
@@ -333,7 +341,7 @@ impl Conn {
         cx: &mut Context<'_>,
         buf: &mut [u8],
     ) -> Poll<io::Result<usize>> {
-        self.incoming().poll_read(&self.link, cx, buf)
+        self.incoming().poll_read(cx, buf)
     }
 
     /// A read that hands the bytes to `sink` (see [`Pipe::poll_read_to`]).
@@ -344,7 +352,7 @@ impl Conn {
         max: usize,
         sink: &mut dyn FnMut(&[u8]),
     ) -> Poll<io::Result<usize>> {
-        self.incoming().poll_read_to(&self.link, cx, max, sink)
+        self.incoming().poll_read_to(cx, max, sink)
     }
 
     /// The write behind every `AsyncWrite` impl.
@@ -353,12 +361,12 @@ impl Conn {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        self.outgoing().poll_write(&self.link, cx, buf)
+        self.outgoing().poll_write(cx, buf)
     }
 
     /// Takes every buffered byte at once into `into` (see [`Pipe::poll_take`]).
     pub(crate) fn poll_take(&self, cx: &mut Context<'_>, into: &mut Ring) -> Poll<io::Result<()>> {
-        self.incoming().poll_take(&self.link, cx, into)
+        self.incoming().poll_take(cx, into)
     }
 
     /// `close` and tokio's `shutdown`: a write shutdown.
@@ -373,7 +381,7 @@ impl Conn {
         cx: &mut Context<'_>,
         chunk: &mut Option<Vec<u8>>,
     ) -> Poll<io::Result<()>> {
-        self.outgoing().poll_write_owned(&self.link, cx, chunk)
+        self.outgoing().poll_write_owned(cx, chunk)
     }
 }
 

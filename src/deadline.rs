@@ -77,7 +77,6 @@ impl Timer {
     /// `at`: it fires early, and its action finds the deadline not passed and arms the timer
     /// anew. A deadline moved later before every operation (Go's `now + 5 s` idiom) therefore
     /// costs one timer registration per timer period, not one per operation.
-    #[cfg(feature = "net")]
     pub(crate) fn arm_by(&self, at: Instant, on_fire: impl FnOnce() -> OnFire) {
         self.arm_when(at, on_fire, |armed_at| armed_at <= at);
     }

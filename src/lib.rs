@@ -143,10 +143,13 @@
 //!   not built for comparison; the `peers` benchmark measures the ring against tokio's
 //!   `duplex`, `piper` and Unix socket pairs (see the README for a run).
 //! - **Timers.** Deadlines and handshake timeouts use `futures-timer`, which runs one helper
-//!   thread for the process. A passed deadline is detected from the clock, without a timer, so
-//!   each read or write under a deadline reads the clock; a timer is armed only when an
-//!   operation starts waiting under a deadline (once per deadline value, remembered under the
-//!   direction's lock), and it wakes every operation waiting under that deadline. A dial arms its handshake timer only if it is
+//!   thread for the process. Deadlines are timer-armed, as Go's `net.Pipe` has them:
+//!   setting one in the future arms a timer (or keeps one already armed that fires no later:
+//!   it fires early, finds the deadline moved, and is armed again), and the timer marks the
+//!   deadline expired and wakes its waiters; setting one already passed expires it at once.
+//!   A read or write checks the expired flag under the direction's lock and never reads the
+//!   clock, and setting `now + 5 s` before every operation costs one clock read and no timer.
+//!   A dial arms its handshake timer only if it is
 //!   still waiting after yielding once, so promptly accepted dials create none. The crate
 //!   spawns no tasks and depends on no executor.
 

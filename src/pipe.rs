@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 
-use crate::deadline::{self, OnFire, Timer};
+use crate::deadline::{OnFire, Timer};
 use crate::link::Link;
 use crate::ring::Ring;
 use crate::waiters::WaitList;
@@ -16,7 +16,7 @@ use crate::Error;
 ///
 /// Everything that decides whether a read or a write of this direction can proceed sits under one
 /// mutex: the bytes, both shutdown flags, the reading end's read deadline and the writing end's
-/// write deadline, and the waiters. A task therefore checks and registers under the same lock
+/// write deadline (with whether each has expired), and the waiters. A task therefore checks and registers under the same lock
 /// that a writer, a shutdown or a deadline change takes to wake it, and no wake-up is lost. The
 /// two directions of a connection are two `Pipe`s and share no lock.
 #[derive(Debug)]
@@ -24,9 +24,9 @@ pub(crate) struct Pipe {
     state: Mutex<State>,
     /// The most bytes the buffer may hold (fixed, so read without the lock).
     capacity: usize,
-    /// Wake the readers (index [`Side::Read`]) or writers ([`Side::Write`]) when their deadline
-    /// passes; allocated when a deadline is first waited under, so that connections that never
-    /// use deadlines do not pay for them.
+    /// Expire the read deadline (index [`Side::Read`]) or the write deadline ([`Side::Write`])
+    /// and wake its waiters when it passes; allocated when a deadline is first set in the
+    /// future, so that connections that never use deadlines do not pay for them.
     timers: OnceLock<Box<[Timer; 2]>>,
 }
 
@@ -40,15 +40,11 @@ struct State {
     write_shut: bool,
     /// Which of its link's pipes this is (kept here, where it costs no padding).
     index: u8,
-    /// By [`Side`]: a timer is armed for the current deadline (or needs none), so a task that
-    /// starts waiting need not ask the timer. Cleared when the deadline changes or the timer
-    /// fires.
-    timed: [bool; 2],
     /// By [`Side`]: operations in a row that completed without waiting (see [`YIELD_AFTER`]).
     streak: [u8; 2],
-    /// The reading end's read deadline and the writing end's write deadline, by [`Side`];
-    /// boxed on first use, as most connections never set one.
-    deadlines: Option<Box<[Option<Instant>; 2]>>,
+    /// The reading end's read deadline and the writing end's write deadline; boxed on first
+    /// use, as most connections never set one.
+    deadlines: Option<Box<Deadlines>>,
     /// Tasks waiting to read and to write, by [`Side`].
     waiters: [WaitList; 2],
 }
@@ -72,9 +68,26 @@ impl State {
         false
     }
 
-    fn deadline(&self, side: Side) -> Option<Instant> {
-        self.deadlines.as_ref().and_then(|d| d[side as usize])
+    /// Whether the deadline of `side` has passed: its timer fired, or it was set in the past.
+    /// Operations read this flag, never the clock.
+    fn expired(&self, side: Side) -> bool {
+        self.deadlines
+            .as_ref()
+            .is_some_and(|d| d.expired[side as usize])
     }
+}
+
+/// The deadlines of a pipe, by [`Side`], as Go's `net.Pipe` keeps them: a deadline set in the
+/// future arms a timer, and the timer marks it expired when it fires; one set in the past is
+/// expired at once.
+#[derive(Debug, Default)]
+struct Deadlines {
+    at: [Option<Instant>; 2],
+    expired: [bool; 2],
+    /// The instant no later than which a live timer fires, if one is known to: a deadline
+    /// set at or after it needs no timer of its own (the timer fires early, finds the
+    /// deadline moved, and is armed again for it). Cleared when the timer fires.
+    armed: [Option<Instant>; 2],
 }
 
 /// The reading or the writing side of a pipe; indexes its per-side fields.
@@ -92,7 +105,6 @@ impl Pipe {
                 read_shut: false,
                 write_shut: false,
                 index,
-                timed: [false; 2],
                 streak: [0; 2],
                 deadlines: None,
                 waiters: [WaitList::default(), WaitList::default()],
@@ -114,16 +126,13 @@ impl Pipe {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Reads into `out`. `link` is the connection this pipe belongs to, which a deadline timer
-    /// needs to find the pipe again (it holds it weakly, so a pending timer keeps nothing
-    /// alive); every operation that may wait takes it.
+    /// Reads into `out`.
     pub(crate) fn poll_read(
         &self,
-        link: &Arc<Link>,
         cx: &mut Context<'_>,
         out: &mut [u8],
     ) -> Poll<io::Result<usize>> {
-        self.poll_read_with(link, cx, out.is_empty(), |buf| buf.pop_into(out))
+        self.poll_read_with(cx, out.is_empty(), |buf| buf.pop_into(out))
     }
 
     /// Reads at most `max` bytes, handing them to `sink` straight from the buffer (one or two
@@ -131,12 +140,11 @@ impl Pipe {
     #[cfg(feature = "hyper")]
     pub(crate) fn poll_read_to(
         &self,
-        link: &Arc<Link>,
         cx: &mut Context<'_>,
         max: usize,
         sink: &mut dyn FnMut(&[u8]),
     ) -> Poll<io::Result<usize>> {
-        self.poll_read_with(link, cx, max == 0, |buf| {
+        self.poll_read_with(cx, max == 0, |buf| {
             let mut moved = 0;
             while moved < max && !buf.is_empty() {
                 let front = buf.front();
@@ -152,14 +160,9 @@ impl Pipe {
     /// Takes every buffered byte at once: swaps the buffer with `into`, which must be empty, so
     /// the reader owns the bytes without copying them and the pipe reuses `into`'s allocation.
     /// On end of stream `into` stays empty.
-    pub(crate) fn poll_take(
-        &self,
-        link: &Arc<Link>,
-        cx: &mut Context<'_>,
-        into: &mut Ring,
-    ) -> Poll<io::Result<()>> {
+    pub(crate) fn poll_take(&self, cx: &mut Context<'_>, into: &mut Ring) -> Poll<io::Result<()>> {
         debug_assert!(into.is_empty());
-        self.poll_read_with(link, cx, false, |buf| std::mem::swap(buf, into))
+        self.poll_read_with(cx, false, |buf| std::mem::swap(buf, into))
     }
 
     /// The checks every read makes, in the contract's order (local shutdown, deadline, then
@@ -167,7 +170,6 @@ impl Pipe {
     /// what a read that moves nothing returns.
     fn poll_read_with<T: Default>(
         &self,
-        link: &Arc<Link>,
         cx: &mut Context<'_>,
         wants_nothing: bool,
         take: impl FnOnce(&mut Ring) -> T,
@@ -176,7 +178,7 @@ impl Pipe {
         if st.read_shut {
             return Poll::Ready(Ok(T::default()));
         }
-        if deadline::passed(st.deadline(Side::Read)) {
+        if st.expired(Side::Read) {
             return Poll::Ready(Err(Error::ReadTimeout.into()));
         }
         if wants_nothing {
@@ -193,7 +195,7 @@ impl Pipe {
         if st.write_shut {
             return Poll::Ready(Ok(T::default()));
         }
-        self.wait(st, link, cx, Side::Read)
+        self.wait(st, cx, Side::Read)
     }
 
     /// Whether a reader holding bytes it took earlier may still hand them out: `Ok(false)` once
@@ -203,20 +205,15 @@ impl Pipe {
         if st.read_shut {
             return Ok(false);
         }
-        if deadline::passed(st.deadline(Side::Read)) {
+        if st.expired(Side::Read) {
             return Err(Error::ReadTimeout.into());
         }
         Ok(true)
     }
 
-    pub(crate) fn poll_write(
-        &self,
-        link: &Arc<Link>,
-        cx: &mut Context<'_>,
-        data: &[u8],
-    ) -> Poll<io::Result<usize>> {
+    pub(crate) fn poll_write(&self, cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
         let capacity = self.capacity;
-        self.poll_write_with(link, cx, data.len(), |st| {
+        self.poll_write_with(cx, data.len(), |st| {
             let n = (capacity - st.buf.len()).min(data.len());
             st.buf.push(&data[..n], capacity);
             Some(n)
@@ -228,13 +225,12 @@ impl Pipe {
     /// is copied in; otherwise the caller waits. The caller keeps chunks within the capacity.
     pub(crate) fn poll_write_owned(
         &self,
-        link: &Arc<Link>,
         cx: &mut Context<'_>,
         chunk: &mut Option<Vec<u8>>,
     ) -> Poll<io::Result<()>> {
         let len = chunk.as_ref().map_or(0, Vec::len);
         let capacity = self.capacity;
-        self.poll_write_with(link, cx, len, |st| {
+        self.poll_write_with(cx, len, |st| {
             if st.buf.is_empty() {
                 st.buf = Ring::from_vec(chunk.take().unwrap_or_default());
             } else if capacity - st.buf.len() >= len {
@@ -251,7 +247,6 @@ impl Pipe {
     /// shutdown, then space); `put` stores what it can, or returns `None` to wait for space.
     fn poll_write_with<T: Default>(
         &self,
-        link: &Arc<Link>,
         cx: &mut Context<'_>,
         len: usize,
         put: impl FnOnce(&mut State) -> Option<T>,
@@ -260,7 +255,7 @@ impl Pipe {
         if st.write_shut {
             return Poll::Ready(Err(Error::ConnectionClosed.into()));
         }
-        if deadline::passed(st.deadline(Side::Write)) {
+        if st.expired(Side::Write) {
             return Poll::Ready(Err(Error::WriteTimeout.into()));
         }
         if st.read_shut {
@@ -278,7 +273,7 @@ impl Pipe {
                 return Poll::Ready(Ok(done));
             }
         }
-        self.wait(st, link, cx, Side::Write)
+        self.wait(st, cx, Side::Write)
     }
 
     /// The most bytes this direction buffers.
@@ -286,26 +281,12 @@ impl Pipe {
         self.capacity
     }
 
-    /// Registers the caller as waiting on `side`, and makes sure its deadline, if any, has a
-    /// timer. The timer is armed after the lock is released: its action takes the same lock.
-    fn wait<T>(
-        &self,
-        mut st: MutexGuard<'_, State>,
-        link: &Arc<Link>,
-        cx: &Context<'_>,
-        side: Side,
-    ) -> Poll<T> {
+    /// Registers the caller as waiting on `side`.
+    fn wait<T>(&self, mut st: MutexGuard<'_, State>, cx: &Context<'_>, side: Side) -> Poll<T> {
         let displaced = st.waiters[side as usize].register(cx.waker());
         st.streak[side as usize] = 0;
-        let unarmed = st
-            .deadline(side)
-            .filter(|_| !std::mem::replace(&mut st.timed[side as usize], true));
-        let index = st.index;
         drop(st);
         drop(displaced);
-        if let Some(at) = unarmed {
-            self.timer(side).arm(at, || waker_of(link, index, side));
-        }
         Poll::Pending
     }
 
@@ -325,16 +306,37 @@ impl Pipe {
         self.wake_all(st);
     }
 
-    /// Sets the deadline of `side` and wakes its waiters, which re-check it.
-    pub(crate) fn set_deadline(&self, side: Side, at: Option<Instant>) {
+    /// Sets the deadline of `side` and wakes its waiters, which re-check: one already passed
+    /// fails them at once; one in the future is left to a timer, so they wait again, and
+    /// setting `now + 5 s` before every operation costs a clock read under the lock, no timer.
+    /// A cleared deadline leaves its timer armed: it fires, finds no deadline, and does
+    /// nothing.
+    pub(crate) fn set_deadline(&self, link: &Arc<Link>, side: Side, at: Option<Instant>) {
         let mut st = self.lock();
-        if at.is_some() || st.deadlines.is_some() {
-            st.deadlines.get_or_insert_with(Box::default)[side as usize] = at;
+        let s = side as usize;
+        let mut arm = None;
+        match at {
+            None => {
+                if let Some(d) = st.deadlines.as_mut() {
+                    d.at[s] = None;
+                    d.expired[s] = false;
+                }
+            }
+            Some(at) => {
+                let d = st.deadlines.get_or_insert_with(Box::default);
+                d.at[s] = Some(at);
+                d.expired[s] = at <= Instant::now();
+                if !d.expired[s] && !d.armed[s].is_some_and(|armed| armed <= at) {
+                    d.armed[s] = Some(at);
+                    arm = Some(at);
+                }
+            }
         }
-        st.timed[side as usize] = false;
+        let index = st.index;
         wake_unlocked(st, side, None);
-        if let (None, Some(timers)) = (at, self.timers.get()) {
-            timers[side as usize].disarm();
+        // Armed once the lock is released: a timer that fires at once takes it.
+        if let Some(at) = arm {
+            self.timer(side).arm_by(at, || on_fire(link, index, side));
         }
     }
 
@@ -348,16 +350,30 @@ impl Pipe {
     }
 }
 
-/// The action of a deadline timer: wake the waiters of `side` of pipe `index` of `link`, if the
-/// connection still exists.
-fn waker_of(link: &Arc<Link>, index: u8, side: Side) -> OnFire {
+/// The action of a deadline timer of `side` of pipe `index` of `link` (held weakly, so a
+/// pending timer keeps nothing alive): if the deadline has passed, mark it expired and wake
+/// its waiters; if it was moved later, arm the timer again for it.
+fn on_fire(link: &Arc<Link>, index: u8, side: Side) -> OnFire {
     let link = Arc::downgrade(link);
     Box::new(move || {
-        if let Some(link) = link.upgrade() {
-            let mut st = link.pipe(index).lock();
-            st.timed[side as usize] = false;
-            wake_unlocked(st, side, None);
+        let Some(link) = link.upgrade() else { return };
+        let pipe = link.pipe(index);
+        let mut st = pipe.lock();
+        let s = side as usize;
+        let Some(d) = st.deadlines.as_mut() else {
+            return;
+        };
+        d.armed[s] = None;
+        let Some(at) = d.at[s].filter(|_| !d.expired[s]) else {
+            return;
+        };
+        if Instant::now() >= at {
+            d.expired[s] = true;
+            return wake_unlocked(st, side, None);
         }
+        d.armed[s] = Some(at);
+        drop(st);
+        pipe.timer(side).arm_by(at, || on_fire(&link, index, side));
     })
 }
 
