@@ -169,6 +169,38 @@ impl<'a> Accept<'a> {
     }
 }
 
+impl Accept<'_> {
+    /// The next queued request, or `None` once the listener is closed. A dial already queued
+    /// is taken without creating (and boxing) a `Recv` future.
+    fn poll_request(&mut self, cx: &mut Context<'_>) -> Poll<Option<Arc<Link>>> {
+        if let Some(recv) = self.recv.as_mut() {
+            return recv.as_mut().poll(cx).map(Result::ok);
+        }
+        match self.backlog.try_recv() {
+            Ok(request) => Poll::Ready(Some(request)),
+            Err(TryRecvError::Closed) => Poll::Ready(None),
+            Err(TryRecvError::Empty) => {
+                let backlog = self.backlog;
+                let recv = self.recv.insert(Box::pin(backlog.recv()));
+                recv.as_mut().poll(cx).map(Result::ok)
+            }
+        }
+    }
+
+    /// Nothing queued: wait, through the gate, for a dial or the accept deadline.
+    fn wait(&mut self, cx: &Context<'_>) -> Poll<Result<Conn, Error>> {
+        match self.gate.wait(&mut self.waiting, cx.waker()) {
+            Err(e) => self.finish(Err(e)),
+            Ok(deadline) => {
+                if let Some(at) = deadline {
+                    self.gate.arm(at);
+                }
+                Poll::Pending
+            }
+        }
+    }
+}
+
 impl Future for Accept<'_> {
     type Output = Result<Conn, Error>;
 
@@ -178,20 +210,7 @@ impl Future for Accept<'_> {
             if this.gate.passed() {
                 return this.finish(Err(Error::AcceptTimeout));
             }
-            // A dial already queued is taken without creating (and boxing) a `Recv` future.
-            let next = match this.recv.as_mut() {
-                Some(recv) => recv.as_mut().poll(cx).map(Result::ok),
-                None => match this.backlog.try_recv() {
-                    Ok(request) => Poll::Ready(Some(request)),
-                    Err(TryRecvError::Closed) => Poll::Ready(None),
-                    Err(TryRecvError::Empty) => {
-                        let backlog = this.backlog;
-                        let recv = this.recv.insert(Box::pin(backlog.recv()));
-                        recv.as_mut().poll(cx).map(Result::ok)
-                    }
-                },
-            };
-            match next {
+            match this.poll_request(cx) {
                 Poll::Ready(Some(request)) => {
                     this.recv = None;
                     // A stale entry (its dialer gave up) is skipped.
@@ -200,17 +219,7 @@ impl Future for Accept<'_> {
                     }
                 }
                 Poll::Ready(None) => return this.finish(Err(Error::ListenerClosed)),
-                Poll::Pending => {
-                    return match this.gate.wait(&mut this.waiting, cx.waker()) {
-                        Err(e) => this.finish(Err(e)),
-                        Ok(deadline) => {
-                            if let Some(at) = deadline {
-                                this.gate.arm(at);
-                            }
-                            Poll::Pending
-                        }
-                    };
-                }
+                Poll::Pending => return this.wait(cx),
             }
         }
     }

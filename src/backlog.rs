@@ -2,19 +2,20 @@
 //! each of them exactly once.
 
 use std::fmt;
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use async_channel::{Receiver, Recv, Sender, TryRecvError};
-use futures::task::AtomicWaker;
 
-use crate::link::Link;
+use crate::handshake::{Outcome, Settle};
+use crate::link::{End, Link};
 use crate::{Addr, Conn, Error};
 
 /// The queue of dial requests of one listener.
 ///
-/// A request is the new connection itself (its [`Link`], which carries the [`Request`] state),
-/// so queuing a dial allocates nothing beyond the connection. Requests travel to `accept`
+/// A request is the new connection itself (its [`Link`], which carries the
+/// [`Request`](crate::handshake::Request) state), so queuing a dial allocates nothing beyond
+/// the connection. Requests travel to `accept`
 /// through an unbounded `async-channel`; the backlog limit is enforced by `live`, the number of queued requests still pending, so that a request withdrawn
 /// by its dialer (timed out, or its future dropped) frees its slot at once even though its entry
 /// is still in the channel. `accept` skips such stale entries, and when they pile up (no
@@ -28,31 +29,6 @@ pub(crate) struct Backlog {
     /// Queued requests not yet settled; at most `limit`.
     live: AtomicUsize,
     compacting: AtomicBool,
-}
-
-/// The handshake state of one dial, part of the connection it dials. Its state moves once from
-/// `PENDING` to one of the others, by a compare-and-swap, so that of `accept`, the dialer giving
-/// up, and the listener closing, exactly one settles it.
-///
-/// Until then the request holds the accepting end's handle (see [`Link::new`]): `accept` takes
-/// it over as the accepted [`Conn`]; a withdrawn or refused request drops it.
-pub(crate) struct Request {
-    state: AtomicU8,
-    /// Woken when the request is accepted or refused.
-    dialer: AtomicWaker,
-}
-
-const PENDING: u8 = 0;
-const ACCEPTED: u8 = 1;
-const WITHDRAWN: u8 = 2;
-const REFUSED: u8 = 3;
-
-/// How a request ended, as its dialer sees it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Outcome {
-    Pending,
-    Accepted,
-    Refused,
 }
 
 impl Backlog {
@@ -96,7 +72,7 @@ impl Backlog {
             // Closed since the check above: the connection is dropped unsettled, with its
             // accepting end's handle.
             self.live.fetch_sub(1, Ordering::AcqRel);
-            e.into_inner().drop_handle(1);
+            e.into_inner().drop_handle(End::Accepted);
             return Err(Error::ConnectionRefused);
         }
         self.compact_if_stale();
@@ -115,36 +91,32 @@ impl Backlog {
 
     /// Accepts the dial of `link` if its dialer is still waiting, returning the accepting end.
     pub(crate) fn claim(&self, link: Arc<Link>) -> Option<Conn> {
-        if !self.settle(&link, ACCEPTED) {
+        if !self.settle(&link, Settle::Accepted) {
             return None;
         }
-        link.request().dialer.wake();
-        Some(Conn::adopt(link, 1))
+        link.request().wake_dialer();
+        Some(Conn::adopt(link, End::Accepted))
     }
 
     /// The dialer gives up. Returns `false` if the request was already accepted or refused.
     pub(crate) fn withdraw(&self, link: &Link) -> bool {
-        self.settle(link, WITHDRAWN)
+        self.settle(link, Settle::Withdrawn)
     }
 
     fn refuse(&self, link: &Link) {
-        if self.settle(link, REFUSED) {
-            link.request().dialer.wake();
+        if self.settle(link, Settle::Refused) {
+            link.request().wake_dialer();
         }
     }
 
-    /// Moves the request of `link` out of `PENDING`, freeing its slot; `false` if it had left
+    /// Settles the request of `link` as `to`, freeing its slot; `false` if it had left
     /// it already. A request withdrawn or refused drops the accepting end's handle it held.
-    fn settle(&self, link: &Link, to: u8) -> bool {
-        let moved = link
-            .request()
-            .state
-            .compare_exchange(PENDING, to, Ordering::AcqRel, Ordering::Acquire)
-            .is_ok();
+    fn settle(&self, link: &Link, to: Settle) -> bool {
+        let moved = link.request().settle(to);
         if moved {
             self.live.fetch_sub(1, Ordering::AcqRel);
-            if to != ACCEPTED {
-                link.drop_handle(1);
+            if to != Settle::Accepted {
+                link.drop_handle(End::Accepted);
             }
         }
         moved
@@ -200,36 +172,6 @@ impl fmt::Debug for Backlog {
             .field("limit", &self.limit)
             .field("pending", &self.live.load(Ordering::Relaxed))
             .field("closed", &self.tx.is_closed())
-            .finish()
-    }
-}
-
-impl Request {
-    pub(crate) fn new() -> Request {
-        Request {
-            state: AtomicU8::new(PENDING),
-            dialer: AtomicWaker::new(),
-        }
-    }
-
-    /// Registers the dialer's waker, to be woken when the request is settled.
-    pub(crate) fn register(&self, waker: &std::task::Waker) {
-        self.dialer.register(waker);
-    }
-
-    pub(crate) fn outcome(&self) -> Outcome {
-        match self.state.load(Ordering::Acquire) {
-            PENDING => Outcome::Pending,
-            ACCEPTED => Outcome::Accepted,
-            _ => Outcome::Refused,
-        }
-    }
-}
-
-impl fmt::Debug for Request {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Request")
-            .field("outcome", &self.outcome())
             .finish()
     }
 }

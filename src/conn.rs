@@ -8,7 +8,7 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use crate::connect::Connect;
-use crate::link::Link;
+use crate::link::{End, Link};
 use crate::pipe::{Pipe, Side};
 use crate::ring::Ring;
 use crate::{Addr, Error, Network};
@@ -87,8 +87,8 @@ use crate::{Addr, Error, Network};
 /// ```
 pub struct Conn {
     link: Arc<Link>,
-    /// Which end of the link this is: 0 dialed, 1 accepted.
-    end: u8,
+    /// Which end of the link this is.
+    end: End,
 }
 
 impl Clone for Conn {
@@ -109,7 +109,7 @@ impl Drop for Conn {
 
 impl Conn {
     /// End `end` of `link`, taking over a handle already counted for it (see [`Link::new`]).
-    pub(crate) fn adopt(link: Arc<Link>, end: u8) -> Conn {
+    pub(crate) fn adopt(link: Arc<Link>, end: End) -> Conn {
         Conn { link, end }
     }
 
@@ -198,7 +198,7 @@ impl Conn {
     /// # }).unwrap();
     /// ```
     pub fn peer_addr(&self) -> Addr {
-        self.link.addr(1 - self.end).clone()
+        self.link.addr(self.end.peer()).clone()
     }
 
     /// Sets both the read and the write deadline; `None` clears them.
@@ -319,7 +319,7 @@ impl fmt::Debug for Conn {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Conn")
             .field("local", self.link.addr(self.end))
-            .field("peer", self.link.addr(1 - self.end))
+            .field("peer", self.link.addr(self.end.peer()))
             .finish()
     }
 }

@@ -9,8 +9,9 @@ use std::time::Duration;
 
 use futures_timer::Delay;
 
-use crate::backlog::{Backlog, Outcome};
-use crate::link::Link;
+use crate::backlog::Backlog;
+use crate::handshake::Outcome;
+use crate::link::{End, Link};
 use crate::{deadline, Addr, Conn, Error, Network};
 
 /// The future returned by [`Conn::connect`], [`Conn::connect_timeout`], [`Network::connect`] and
@@ -168,7 +169,7 @@ fn start(network: &Network, target: Target, timeout: Duration) -> Result<Waiting
     backlog.enqueue(|| {
         let dialer = Addr::numbered(backlog.addr().as_str(), network.next_dial());
         let link = Link::new(dialer, backlog.addr().clone(), backlog.buffer_size());
-        client = Some(Conn::adopt(link.clone(), 0));
+        client = Some(Conn::adopt(link.clone(), End::Dialed));
         link
     })?;
     Ok(Waiting {
@@ -205,6 +206,12 @@ impl Waiting {
         if let Some(done) = self.settled() {
             return Poll::Ready(done);
         }
+        self.poll_timeout(cx)
+    }
+
+    /// Still pending after registering: the handshake timer (armed on the first wait) ends
+    /// the dial with `ConnectTimeout`, unless it was settled meanwhile.
+    fn poll_timeout(&mut self, cx: &mut Context<'_>) -> Poll<Result<Conn, Error>> {
         if let Timer::Yielded = self.timer {
             self.timer = Timer::Armed(deadline::delay(self.timeout));
         }
@@ -219,7 +226,7 @@ impl Waiting {
             return Poll::Ready(Err(Error::ConnectTimeout));
         }
         // Accepted or refused in the meantime: that outcome stands.
-        Poll::Ready(self.settled().expect("a request leaves PENDING only once"))
+        Poll::Ready(self.settled().expect("a request is settled only once"))
     }
 
     fn settled(&mut self) -> Option<Result<Conn, Error>> {

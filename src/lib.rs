@@ -177,6 +177,7 @@ mod error;
     doc(cfg(all(feature = "axum", feature = "tonic", feature = "hyper")))
 )]
 pub mod guide;
+mod handshake;
 mod link;
 mod listener;
 #[cfg(feature = "net")]

@@ -4,14 +4,37 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use crate::backlog::Request;
+use crate::handshake::Request;
 use crate::pipe::Pipe;
 use crate::Addr;
 
+/// One of the two ends of a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum End {
+    /// The end `connect` returns.
+    Dialed = 0,
+    /// The end `accept` returns.
+    Accepted = 1,
+}
+
+impl End {
+    /// The other end.
+    pub(crate) fn peer(self) -> End {
+        match self {
+            End::Dialed => End::Accepted,
+            End::Accepted => End::Dialed,
+        }
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
 /// One connection, in one allocation.
 ///
-/// End 0 is the dialed end, end 1 the accepted one. Pipe `e` carries what end `e` writes, so end
-/// `e` reads pipe `1 - e`. Each end counts its handles ([`Conn`](crate::Conn) clones); when the
+/// Each end writes its own pipe (the pipe of [`End::Dialed`] carries what the dialed end writes)
+/// and reads its peer's. Each end counts its handles ([`Conn`](crate::Conn) clones); when the
 /// last handle of an end goes, that end shuts down both ways, while the allocation lives on as
 /// long as the other end has handles.
 ///
@@ -32,7 +55,10 @@ impl Link {
     /// refused).
     pub(crate) fn new(dialer: Addr, listener: Addr, capacity: usize) -> Arc<Link> {
         Arc::new(Link {
-            pipes: [Pipe::new(capacity, 0), Pipe::new(capacity, 1)],
+            pipes: [
+                Pipe::new(capacity, End::Dialed),
+                Pipe::new(capacity, End::Accepted),
+            ],
             addrs: [dialer, listener],
             handles: [AtomicUsize::new(1), AtomicUsize::new(1)],
             request: Request::new(),
@@ -44,34 +70,35 @@ impl Link {
         &self.request
     }
 
-    pub(crate) fn pipe(&self, index: u8) -> &Pipe {
-        &self.pipes[usize::from(index)]
+    /// The pipe `writer` writes (and its peer reads).
+    pub(crate) fn pipe(&self, writer: End) -> &Pipe {
+        &self.pipes[writer.index()]
     }
 
-    /// The pipe end `end` reads.
-    pub(crate) fn incoming(&self, end: u8) -> &Pipe {
-        self.pipe(1 - end)
+    /// The pipe `end` reads.
+    pub(crate) fn incoming(&self, end: End) -> &Pipe {
+        self.pipe(end.peer())
     }
 
-    /// The pipe end `end` writes.
-    pub(crate) fn outgoing(&self, end: u8) -> &Pipe {
+    /// The pipe `end` writes.
+    pub(crate) fn outgoing(&self, end: End) -> &Pipe {
         self.pipe(end)
     }
 
-    pub(crate) fn addr(&self, end: u8) -> &Addr {
-        &self.addrs[usize::from(end)]
+    pub(crate) fn addr(&self, end: End) -> &Addr {
+        &self.addrs[end.index()]
     }
 
-    pub(crate) fn add_handle(&self, end: u8) {
-        self.handles[usize::from(end)].fetch_add(1, Ordering::Relaxed);
+    pub(crate) fn add_handle(&self, end: End) {
+        self.handles[end.index()].fetch_add(1, Ordering::Relaxed);
     }
 
     /// Drops a handle of `end`; the last one shuts the end down both ways, unless the other
     /// end has no handles left either: then nothing can observe the shutdown (every operation
     /// that could wait holds a handle), and the connection is simply freed.
-    pub(crate) fn drop_handle(&self, end: u8) {
-        if self.handles[usize::from(end)].fetch_sub(1, Ordering::AcqRel) == 1
-            && self.handles[usize::from(1 - end)].load(Ordering::Acquire) != 0
+    pub(crate) fn drop_handle(&self, end: End) {
+        if self.handles[end.index()].fetch_sub(1, Ordering::AcqRel) == 1
+            && self.handles[end.peer().index()].load(Ordering::Acquire) != 0
         {
             self.incoming(end).shut_read();
             self.outgoing(end).shut_write();

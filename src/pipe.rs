@@ -7,7 +7,7 @@ use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 
 use crate::deadline::{OnFire, Timer};
-use crate::link::Link;
+use crate::link::{End, Link};
 use crate::ring::Ring;
 use crate::waiters::WaitList;
 use crate::Error;
@@ -38,8 +38,9 @@ struct State {
     read_shut: bool,
     /// The writing end shut down writing: readers get the buffered bytes, then end of stream.
     write_shut: bool,
-    /// Which of its link's pipes this is (kept here, where it costs no padding).
-    index: u8,
+    /// The end that writes this pipe: which of its link's pipes it is (kept here, where it
+    /// costs no padding).
+    writer: End,
     /// By [`Side`]: operations in a row that completed without waiting (see [`YIELD_AFTER`]).
     streak: [u8; 2],
     /// The reading end's read deadline and the writing end's write deadline; boxed on first
@@ -98,13 +99,13 @@ pub(crate) enum Side {
 }
 
 impl Pipe {
-    pub(crate) fn new(capacity: usize, index: u8) -> Pipe {
+    pub(crate) fn new(capacity: usize, writer: End) -> Pipe {
         Pipe {
             state: Mutex::new(State {
                 buf: Ring::default(),
                 read_shut: false,
                 write_shut: false,
-                index,
+                writer,
                 streak: [0; 2],
                 deadlines: None,
                 waiters: [WaitList::default(), WaitList::default()],
@@ -332,11 +333,11 @@ impl Pipe {
                 }
             }
         }
-        let index = st.index;
+        let writer = st.writer;
         wake_unlocked(st, side, None);
         // Armed once the lock is released: a timer that fires at once takes it.
         if let Some(at) = arm {
-            self.timer(side).arm_by(at, || on_fire(link, index, side));
+            self.timer(side).arm_by(at, || on_fire(link, writer, side));
         }
     }
 
@@ -350,14 +351,14 @@ impl Pipe {
     }
 }
 
-/// The action of a deadline timer of `side` of pipe `index` of `link` (held weakly, so a
+/// The action of a deadline timer of `side` of the pipe `writer` writes in `link` (held weakly, so a
 /// pending timer keeps nothing alive): if the deadline has passed, mark it expired and wake
 /// its waiters; if it was moved later, arm the timer again for it.
-fn on_fire(link: &Arc<Link>, index: u8, side: Side) -> OnFire {
+fn on_fire(link: &Arc<Link>, writer: End, side: Side) -> OnFire {
     let link = Arc::downgrade(link);
     Box::new(move || {
         let Some(link) = link.upgrade() else { return };
-        let pipe = link.pipe(index);
+        let pipe = link.pipe(writer);
         let mut st = pipe.lock();
         let s = side as usize;
         let Some(d) = st.deadlines.as_mut() else {
@@ -373,7 +374,7 @@ fn on_fire(link: &Arc<Link>, index: u8, side: Side) -> OnFire {
         }
         d.armed[s] = Some(at);
         drop(st);
-        pipe.timer(side).arm_by(at, || on_fire(&link, index, side));
+        pipe.timer(side).arm_by(at, || on_fire(&link, writer, side));
     })
 }
 
