@@ -55,6 +55,7 @@ on_every_transport!(
     deadline_renewed_before_every_operation_fires_only_once_left_alone,
     deadline_cleared_while_its_timer_is_armed_never_fires,
     deadline_set_from_racing_threads_takes_the_last_value,
+    any_deadline_change_wakes_a_waiting_read_which_rechecks,
 );
 
 const LONG_AGO: Duration = Duration::from_secs(3600);
@@ -505,4 +506,32 @@ fn deadline_set_from_racing_threads_takes_the_last_value<T: Transport>() {
     let took = start.elapsed();
     assert!(took >= Duration::from_millis(30), "fired early: {took:?}");
     assert!(took < Duration::from_secs(5), "fired late: {took:?}");
+}
+
+fn any_deadline_change_wakes_a_waiting_read_which_rechecks<T: Transport>() {
+    let (a, b) = T::pair();
+    let (waker, wakes) = counting_waker();
+    let mut buf = [0; 2];
+    let mut r = Box::pin(read(&a, &mut buf));
+    assert!(poll_pinned(r.as_mut(), &waker).is_pending());
+    // Moved into the future, cleared, then into the future again: each wakes the read, which
+    // re-checks and waits again.
+    for at in [Some(far()), None, Some(far())] {
+        let before = wakes.count();
+        a.set_read_deadline(at);
+        assert!(wakes.count() > before, "not woken by {at:?}");
+        assert!(poll_pinned(r.as_mut(), &waker).is_pending());
+    }
+    // Moved into the past: it fails at once when polled.
+    let before = wakes.count();
+    a.set_read_deadline(Some(past()));
+    assert!(wakes.count() > before);
+    match poll_pinned(r.as_mut(), &waker) {
+        Poll::Ready(Err(e)) => assert_timeout(e, Error::ReadTimeout),
+        other => panic!("expected a timeout, got {other:?}"),
+    }
+    drop(r);
+    a.set_read_deadline(None);
+    run(write_all(&b, b"ok")).unwrap();
+    assert_eq!(run(read(&a, &mut buf)).unwrap(), 2);
 }

@@ -92,6 +92,9 @@ pub(crate) struct Direction {
     deadline: AtomicU64,
     /// Distinct tasks waiting since the last wake-up.
     waiters: Mutex<Vec<Waker>>,
+    /// Whether `waiters` may be non-empty, read without its lock by a deadline change (which
+    /// wakes waiters only when there are some).
+    waiting: AtomicBool,
     timer: Timer,
 }
 
@@ -125,6 +128,7 @@ impl Direction {
             shut: AtomicBool::new(false),
             deadline: AtomicU64::new(NONE),
             waiters: Mutex::new(Vec::new()),
+            waiting: AtomicBool::new(false),
             timer: Timer::new(),
         })
     }
@@ -151,8 +155,8 @@ impl Direction {
         expired(self.deadline.load(Ordering::Acquire))
     }
 
-    /// Sets the deadline. One already passed fails the waiting operations at once; one in the
-    /// future is left to a timer, so the waiting operations keep waiting undisturbed.
+    /// Sets the deadline and wakes the waiting operations, which re-check: one already passed
+    /// fails them at once; one in the future is left to a timer, and they wait again.
     ///
     /// A cleared deadline leaves its timer armed: it fires, finds no deadline and does
     /// nothing. (Cancelling it here could cancel the timer a concurrent `set_deadline`
@@ -166,7 +170,7 @@ impl Direction {
     fn set_deadline_at(self: &Arc<Self>, at: Option<Instant>, now: impl FnOnce() -> Instant) {
         let Some(at) = at else {
             self.deadline.store(NONE, Ordering::SeqCst);
-            return;
+            return self.wake_waiting();
         };
         let d = nanos(at);
         if at <= now() {
@@ -179,6 +183,16 @@ impl Direction {
         // the one it replaces, which fires no later than `d`.
         if old == NONE || expired(old) || old > d {
             self.arm(d);
+        }
+        self.wake_waiting();
+    }
+
+    /// Wakes the waiters, if there may be any: no lock is taken when none waits (Go's
+    /// `now + 5 s` before each operation is set while nothing waits). A task registering
+    /// meanwhile re-checks the deadline after registering, so it cannot miss this change.
+    fn wake_waiting(&self) {
+        if self.waiting.load(Ordering::SeqCst) {
+            self.wake_all();
         }
     }
 
@@ -218,7 +232,10 @@ impl Direction {
     }
 
     pub(crate) fn wake_all(&self) {
-        let waiters = std::mem::take(&mut *self.lock());
+        let mut list = self.lock();
+        self.waiting.store(false, Ordering::SeqCst);
+        let waiters = std::mem::take(&mut *list);
+        drop(list);
         waiters.into_iter().for_each(Waker::wake);
     }
 
@@ -229,6 +246,7 @@ impl Direction {
         if !waiters.iter().any(|w| w.will_wake(cx.waker())) {
             waiters.push(cx.waker().clone());
         }
+        self.waiting.store(true, Ordering::SeqCst);
     }
 }
 
