@@ -87,6 +87,11 @@
 //! - A dial to a name nobody listens on fails at once with
 //!   [`Error::ConnectionRefused`](crate::Error::ConnectionRefused): a client pointed at the
 //!   wrong name fails the test instead of hanging it.
+//! - A dial never waits for a backlog slot: when more dials arrive at once than the
+//!   listener's backlog (default 32) holds before the accept loop takes them, the extra ones
+//!   fail at once with the temporary [`Error::ListenQueueFull`](crate::Error::ListenQueueFull).
+//!   A test that opens many connections at once binds with a backlog that covers the burst:
+//!   `Listener::builder().network(&net).backlog(64).bind("app")`.
 //! - The same app runs over TCP or a Unix socket by binding a
 //!   [`net::Listener`](crate::net::Listener) instead (feature `net`), with
 //!   `ConnectInfo<chanstream::net::Addr>`; `Connector::to("unix:///PATH")` or

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use axum::extract::{ConnectInfo, Path};
 use axum::routing::{get, post};
 use axum::Router;
-use chanstream::{Addr, Connector, Error, Network};
+use chanstream::{Addr, Connector, Error, Listener, Network};
 use common::{counting_waker, tokio_runtime};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
@@ -130,7 +130,20 @@ fn routes_connect_info_and_keep_alive_through_a_connector() {
 fn fifty_concurrent_requests_are_all_answered() {
     tokio_runtime().block_on(async {
         let net = Network::new();
-        let server = serve(&net, "web");
+        // Fifty dials at once may all arrive before axum's accept loop runs: a backlog that
+        // holds them all (the default, 32, would fail the extra ones with ListenQueueFull).
+        let listener = Listener::builder()
+            .network(&net)
+            .backlog(64)
+            .bind("web")
+            .unwrap();
+        let server = tokio::spawn(
+            axum::serve(
+                listener,
+                app::<Addr>().into_make_service_with_connect_info::<Addr>(),
+            )
+            .into_future(),
+        );
         let client = client(Connector::new(&net));
         let calls = (0..50u32).map(|i| {
             let client = client.clone();
@@ -147,6 +160,44 @@ fn fifty_concurrent_requests_are_all_answered() {
         // Concurrent requests open several pooled connections, each with its own address.
         assert!(!peers.is_empty() && peers.len() <= 50, "{peers:?}");
         assert!(peers.iter().all(|p| p.starts_with("web#")), "{peers:?}");
+        server.abort();
+    });
+}
+
+#[test]
+fn a_burst_beyond_the_backlog_fails_only_the_extra_dial_and_at_once() {
+    tokio_runtime().block_on(async {
+        let net = Network::new();
+        let listener = Listener::builder()
+            .network(&net)
+            .backlog(2)
+            .bind("web")
+            .unwrap();
+        let client = client(Connector::new(&net));
+        // Three requests while nothing accepts: two dials wait in the backlog, one fails.
+        let (done, mut results) = tokio::sync::mpsc::unbounded_channel();
+        for _ in 0..3 {
+            let (client, done) = (client.clone(), done.clone());
+            tokio::spawn(async move {
+                let _ = done.send(call(&client, "GET", "http://web/", b"").await);
+            });
+        }
+        let first = results.recv().await.unwrap().unwrap_err();
+        let cause = chan_error(&first);
+        assert_eq!(cause, Some(Error::ListenQueueFull), "{first:?}");
+        assert!(cause.unwrap().is_temporary());
+        // Serving now answers the two that waited.
+        let server = tokio::spawn(
+            axum::serve(
+                listener,
+                app::<Addr>().into_make_service_with_connect_info::<Addr>(),
+            )
+            .into_future(),
+        );
+        for _ in 0..2 {
+            let (status, body) = results.recv().await.unwrap().unwrap();
+            assert_eq!((status, body.as_str()), (StatusCode::OK, "index"));
+        }
         server.abort();
     });
 }
