@@ -13,6 +13,7 @@ use async_channel::{Recv, TryRecvError};
 use futures::stream::Stream;
 
 use crate::backlog::Backlog;
+use crate::clock::Clock;
 use crate::deadline::{self, Timer};
 use crate::link::Link;
 use crate::{Conn, Error, Listener};
@@ -24,6 +25,8 @@ pub(crate) struct AcceptGate {
     /// and their `accept` then skips the lock.
     has_deadline: AtomicBool,
     timer: Timer,
+    /// The listener's network's clock.
+    clock: Clock,
 }
 
 struct GateState {
@@ -37,7 +40,7 @@ struct GateState {
 }
 
 impl AcceptGate {
-    pub(crate) fn new() -> Arc<AcceptGate> {
+    pub(crate) fn new(clock: Clock) -> Arc<AcceptGate> {
         Arc::new(AcceptGate {
             state: Mutex::new(GateState {
                 deadline: None,
@@ -46,6 +49,7 @@ impl AcceptGate {
             }),
             has_deadline: AtomicBool::new(false),
             timer: Timer::new(),
+            clock,
         })
     }
 
@@ -74,7 +78,8 @@ impl AcceptGate {
     }
 
     fn passed(&self) -> bool {
-        self.has_deadline.load(Ordering::Acquire) && deadline::passed(self.lock().deadline)
+        self.has_deadline.load(Ordering::Acquire)
+            && deadline::passed(&self.clock, self.lock().deadline)
     }
 
     /// Registers waiter `id` (assigning one on first use) with `waker`, re-checking the deadline
@@ -85,7 +90,7 @@ impl AcceptGate {
     /// one may free its task, and with it a `Listener` whose drop takes the same lock.
     fn wait(&self, id: &mut Option<u64>, waker: &Waker) -> Result<Option<Instant>, Error> {
         let mut st = self.lock();
-        if deadline::passed(st.deadline) {
+        if deadline::passed(&self.clock, st.deadline) {
             return Err(Error::AcceptTimeout);
         }
         let key = *id.get_or_insert_with(|| {
@@ -119,7 +124,7 @@ impl AcceptGate {
     }
 
     fn arm(self: &Arc<Self>, at: Instant) {
-        self.timer.arm(at, || {
+        self.timer.arm(&self.clock, at, || {
             let gate = Arc::downgrade(self);
             Box::new(move || {
                 if let Some(gate) = gate.upgrade() {

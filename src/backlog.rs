@@ -9,7 +9,7 @@ use async_channel::{Receiver, Recv, Sender, TryRecvError};
 
 use crate::handshake::{Outcome, Settle};
 use crate::link::{End, Link};
-use crate::{Addr, Conn, Error};
+use crate::{Addr, Conn, Error, Faults};
 
 /// The queue of dial requests of one listener.
 ///
@@ -29,10 +29,17 @@ pub(crate) struct Backlog {
     /// Queued requests not yet settled; at most `limit`.
     live: AtomicUsize,
     compacting: AtomicBool,
+    /// The listener's own faults, if it has any.
+    faults: Option<Faults>,
 }
 
 impl Backlog {
-    pub(crate) fn new(addr: Addr, limit: usize, buffer_size: usize) -> Arc<Backlog> {
+    pub(crate) fn new(
+        addr: Addr,
+        limit: usize,
+        buffer_size: usize,
+        faults: Option<Faults>,
+    ) -> Arc<Backlog> {
         let (tx, rx) = async_channel::unbounded();
         Arc::new(Backlog {
             addr,
@@ -42,6 +49,7 @@ impl Backlog {
             rx,
             live: AtomicUsize::new(0),
             compacting: AtomicBool::new(false),
+            faults,
         })
     }
 
@@ -51,6 +59,11 @@ impl Backlog {
 
     pub(crate) fn buffer_size(&self) -> usize {
         self.buffer_size
+    }
+
+    /// The listener's own faults.
+    pub(crate) fn faults(&self) -> Option<&Faults> {
+        self.faults.as_ref()
     }
 
     /// Whether the listener has closed.

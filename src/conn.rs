@@ -317,10 +317,14 @@ impl Conn {
 
 impl fmt::Debug for Conn {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Conn")
-            .field("local", self.link.addr(self.end))
-            .field("peer", self.link.addr(self.end.peer()))
-            .finish()
+        let mut d = f.debug_struct("Conn");
+        d.field("local", self.link.addr(self.end))
+            .field("peer", self.link.addr(self.end.peer()));
+        if let Some(fx) = self.link.faults() {
+            d.field("fault_seed", &fx.seed())
+                .field("fault_conn", &fx.conn());
+        }
+        d.finish()
     }
 }
 
@@ -341,7 +345,7 @@ impl Conn {
         cx: &mut Context<'_>,
         buf: &mut [u8],
     ) -> Poll<io::Result<usize>> {
-        self.incoming().poll_read(cx, buf)
+        self.incoming().poll_read(cx, buf, self.link.faults())
     }
 
     /// A read that hands the bytes to `sink` (see [`Pipe::poll_read_to`]).
@@ -352,7 +356,8 @@ impl Conn {
         max: usize,
         sink: &mut dyn FnMut(&[u8]),
     ) -> Poll<io::Result<usize>> {
-        self.incoming().poll_read_to(cx, max, sink)
+        self.incoming()
+            .poll_read_to(cx, max, sink, self.link.faults())
     }
 
     /// The write behind every `AsyncWrite` impl.
@@ -361,12 +366,12 @@ impl Conn {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        self.outgoing().poll_write(cx, buf)
+        self.outgoing().poll_write(cx, buf, self.link.faults())
     }
 
     /// Takes every buffered byte at once into `into` (see [`Pipe::poll_take`]).
     pub(crate) fn poll_take(&self, cx: &mut Context<'_>, into: &mut Ring) -> Poll<io::Result<()>> {
-        self.incoming().poll_take(cx, into)
+        self.incoming().poll_take(cx, into, self.link.faults())
     }
 
     /// `close` and tokio's `shutdown`: a write shutdown.
@@ -381,7 +386,8 @@ impl Conn {
         cx: &mut Context<'_>,
         chunk: &mut Option<Vec<u8>>,
     ) -> Poll<io::Result<()>> {
-        self.outgoing().poll_write_owned(cx, chunk)
+        self.outgoing()
+            .poll_write_owned(cx, chunk, self.link.faults())
     }
 }
 

@@ -7,12 +7,12 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use futures_timer::Delay;
-
 use crate::backlog::Backlog;
+use crate::clock::Sleep;
+use crate::faults::DialFault;
 use crate::handshake::Outcome;
 use crate::link::{End, Link};
-use crate::{deadline, Addr, Conn, Error, Network};
+use crate::{Addr, Conn, Error, Network};
 
 /// The future returned by [`Conn::connect`], [`Conn::connect_timeout`], [`Network::connect`] and
 /// [`Network::connect_timeout`]: resolves to the dialed end once a listener has accepted it.
@@ -46,16 +46,28 @@ pub struct Connect {
 }
 
 enum State {
-    Start {
-        network: Network,
-        target: Target,
-        timeout: Duration,
+    Start(Start),
+    /// Held back by a dial fault: then started as `then`, or, without one, timed out.
+    Held {
+        sleep: Option<Sleep>,
+        then: Option<Start>,
     },
     Waiting(Waiting),
     /// Failed before it started (bad input): the error, returned on the first poll.
     #[cfg(feature = "hyper")]
     Failed(Error),
     Done,
+}
+
+/// A dial not yet started.
+struct Start {
+    network: Network,
+    target: Target,
+    timeout: Duration,
+    /// The name the dialer gave itself ([`Connect::origin`]).
+    origin: Option<Box<str>>,
+    /// Whether a dial fault already applied to it (it was delayed).
+    faulted: bool,
 }
 
 /// The listener a dial is for. It is looked up when the dial is created, so that the first poll
@@ -88,7 +100,7 @@ enum Timer {
     Yielded,
     /// Armed for the timeout; `None` if that lies beyond what the clock can represent (it
     /// never fires).
-    Armed(Option<Delay>),
+    Armed(Option<Sleep>),
 }
 
 impl Connect {
@@ -98,12 +110,36 @@ impl Connect {
             None => Target::Name(name.into()),
         };
         Connect {
-            state: State::Start {
+            state: State::Start(Start {
                 network: network.clone(),
                 target,
                 timeout,
-            },
+                origin: None,
+                faulted: false,
+            }),
         }
+    }
+
+    /// Names the dialer, for [`Faults::partition`](crate::Faults::partition): a dial from a
+    /// name partitioned from its listener times out, and its connection holds its bytes while
+    /// the partition lasts. The name is not an address: the dialed end's
+    /// [`local_addr`](Conn::local_addr) is unchanged. Without faults it changes nothing. Called
+    /// on a dial already polled, it has no effect.
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// let net = chanstream::Network::new();
+    /// let listener = net.bind("db")?;
+    /// let dial = net.connect("db").origin("web-1");
+    /// let (_client, _server) = futures::try_join!(dial, listener.accept())?;
+    /// # Ok::<(), chanstream::Error>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn origin(mut self, name: &str) -> Connect {
+        if let State::Start(start) = &mut self.state {
+            start.origin = Some(name.into());
+        }
+        self
     }
 }
 
@@ -127,20 +163,29 @@ impl Future for Connect {
             *state = State::Done;
             return Poll::Ready(Err(err));
         }
-        if let State::Start {
-            network,
-            target,
-            timeout,
-        } = state
-        {
-            // Moved out, leaving a placeholder that allocates nothing (an empty name).
-            let target = std::mem::replace(target, Target::Name(Box::default()));
-            match start(network, target, *timeout) {
-                Ok(waiting) => *state = State::Waiting(waiting),
-                Err(e) => {
-                    *state = State::Done;
-                    return Poll::Ready(Err(e));
+        loop {
+            match state {
+                State::Start(start) => match begin(start) {
+                    Ok(next) => *state = next,
+                    Err(e) => {
+                        *state = State::Done;
+                        return Poll::Ready(Err(e));
+                    }
+                },
+                State::Held { sleep, then } => {
+                    match sleep {
+                        Some(sleep) => futures::ready!(Pin::new(sleep).poll(cx)),
+                        None => return Poll::Pending,
+                    }
+                    match then.take() {
+                        Some(start) => *state = State::Start(start),
+                        None => {
+                            *state = State::Done;
+                            return Poll::Ready(Err(Error::ConnectTimeout));
+                        }
+                    }
                 }
+                _ => break,
             }
         }
         let State::Waiting(waiting) = state else {
@@ -154,29 +199,90 @@ impl Future for Connect {
     }
 }
 
-/// Queues a new connection, as a dial request, with the listener bound to the target's name.
-fn start(network: &Network, target: Target, timeout: Duration) -> Result<Waiting, Error> {
-    let backlog = match target {
+/// Queues a new connection, as a dial request, with the listener bound to the target's name;
+/// or holds the dial back, as a dial fault says.
+fn begin(start: &mut Start) -> Result<State, Error> {
+    let network = &start.network;
+    // Moved out, leaving a placeholder that allocates nothing (an empty name).
+    let target = std::mem::replace(&mut start.target, Target::Name(Box::default()));
+    let (backlog, name) = match target {
         Target::Name(name) if name.is_empty() => return Err(Error::InvalidInput("empty name")),
-        _ if timeout.is_zero() => return Err(Error::InvalidInput("zero connect timeout")),
-        Target::Found(backlog) if !backlog.is_closed() => Some(backlog),
+        _ if start.timeout.is_zero() => return Err(Error::InvalidInput("zero connect timeout")),
+        Target::Found(backlog) if !backlog.is_closed() => (Some(backlog), None),
         // Closed since the dial was created: whatever is bound to the name now.
-        Target::Found(closed) => network.lookup(closed.addr().as_str()),
-        Target::Name(name) => network.lookup(&name),
+        Target::Found(closed) => {
+            let name = closed.addr().as_str();
+            (network.lookup(name), Some(name.into()))
+        }
+        Target::Name(name) => (network.lookup(&name), Some(name)),
     };
+    let faults = match &backlog {
+        Some(b) if b.faults().is_some() => b.faults().cloned(),
+        _ => network.faults(),
+    };
+    if let Some(f) = faults.as_ref().filter(|_| !start.faulted) {
+        let listener = match (&backlog, &name) {
+            (Some(b), _) => b.addr().as_str(),
+            (None, Some(n)) => n,
+            (None, None) => "",
+        };
+        if let Some(fault) = f.dial_fault(start.origin.as_deref(), listener) {
+            let target = match (backlog, name) {
+                (Some(b), _) => Target::Found(b),
+                (None, name) => Target::Name(name.unwrap_or_default()),
+            };
+            return held(start, target, fault);
+        }
+    }
     let backlog = backlog.ok_or(Error::ConnectionRefused)?;
     let mut client = None;
+    let origin = start.origin.take();
     backlog.enqueue(|| {
         let dialer = Addr::numbered(backlog.addr().as_str(), network.next_dial());
-        let link = Link::new(dialer, backlog.addr().clone(), backlog.buffer_size());
+        let name = backlog.addr().as_str();
+        let link = Link::new(
+            dialer,
+            backlog.addr().clone(),
+            backlog.buffer_size(),
+            |me| network.env(faults.as_ref(), origin, name, me),
+        );
         client = Some(Conn::adopt(link.clone(), End::Dialed));
         link
     })?;
-    Ok(Waiting {
+    if let Some(fx) = client.as_ref().and_then(|c| c.link().faults()) {
+        fx.start();
+    }
+    Ok(State::Waiting(Waiting {
         backlog,
         client,
-        timeout,
+        timeout: start.timeout,
         timer: Timer::Unarmed,
+    }))
+}
+
+/// What a dial fault makes of a dial not yet started.
+fn held(start: &mut Start, target: Target, fault: DialFault) -> Result<State, Error> {
+    let clock = start.network.clock();
+    let timeout = start.timeout;
+    let (wait, then) = match fault {
+        DialFault::Refuse => return Err(Error::ConnectionRefused),
+        DialFault::BacklogFull => return Err(Error::ListenQueueFull),
+        DialFault::TimeOut => (timeout, None),
+        DialFault::Delay(by) if by >= timeout => (timeout, None),
+        DialFault::Delay(by) => {
+            let then = Start {
+                network: start.network.clone(),
+                target,
+                timeout: timeout - by,
+                origin: start.origin.take(),
+                faulted: true,
+            };
+            (by, Some(then))
+        }
+    };
+    Ok(State::Held {
+        sleep: clock.sleep(wait),
+        then,
     })
 }
 
@@ -213,7 +319,7 @@ impl Waiting {
     /// the dial with `ConnectTimeout`, unless it was settled meanwhile.
     fn poll_timeout(&mut self, cx: &mut Context<'_>) -> Poll<Result<Conn, Error>> {
         if let Timer::Yielded = self.timer {
-            self.timer = Timer::Armed(deadline::delay(self.timeout));
+            self.timer = Timer::Armed(self.dialing().clock().sleep(self.timeout));
         }
         let Timer::Armed(Some(delay)) = &mut self.timer else {
             return Poll::Pending;
@@ -253,16 +359,17 @@ impl fmt::Debug for Connect {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut d = f.debug_struct("Connect");
         match &self.state {
-            State::Start {
+            State::Start(Start {
                 target: Target::Found(backlog),
                 timeout,
                 ..
-            } => d.field("name", backlog.addr()).field("timeout", timeout),
-            State::Start {
+            }) => d.field("name", backlog.addr()).field("timeout", timeout),
+            State::Start(Start {
                 target: Target::Name(name),
                 timeout,
                 ..
-            } => d.field("name", name).field("timeout", timeout),
+            }) => d.field("name", name).field("timeout", timeout),
+            State::Held { then, .. } => d.field("held_by_faults", &then.is_some()),
             State::Waiting(w) => d
                 .field("listener", w.backlog.addr())
                 .field("request", &w.link().map(Link::request)),

@@ -6,24 +6,16 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::Context;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use futures::task::{waker, ArcWake};
-use futures_timer::Delay;
 
-/// Whether `deadline` has passed. A passed deadline is detected by the clock alone, so an
-/// operation fails at once even if no timer has fired yet.
-pub(crate) fn passed(deadline: Option<Instant>) -> bool {
-    deadline.is_some_and(|at| Instant::now() >= at)
-}
+use crate::clock::{Clock, Sleep};
 
-/// A [`Delay`] of `dur`, or `None` when the end of `dur` lies beyond what [`Instant`] can
-/// represent (such a timer would never fire, and creating it would overflow).
-pub(crate) fn delay(dur: Duration) -> Option<Delay> {
-    Instant::now()
-        .checked_add(dur)?
-        .checked_add(Duration::from_secs(1))?;
-    Some(Delay::new(dur))
+/// Whether `deadline` has passed on `clock`. A passed deadline is detected by the clock alone,
+/// so an operation fails at once even if no timer has fired yet.
+pub(crate) fn passed(clock: &Clock, deadline: Option<Instant>) -> bool {
+    deadline.is_some_and(|at| clock.now() >= at)
 }
 
 /// What a fired timer does: wake every task waiting under one deadline.
@@ -44,8 +36,8 @@ pub(crate) struct Timer {
 struct Armed {
     at: Instant,
     fire: Arc<Fire>,
-    // Dropping the delay cancels it; it is kept only to stay scheduled.
-    _delay: Delay,
+    // Dropping the sleep cancels it; it is kept only to stay scheduled.
+    _sleep: Sleep,
 }
 
 struct Fire {
@@ -69,20 +61,21 @@ impl Timer {
 
     /// Makes sure the timer will run `on_fire` once `at` has passed. `on_fire` is only built
     /// when a new timer is actually needed.
-    pub(crate) fn arm(&self, at: Instant, on_fire: impl FnOnce() -> OnFire) {
-        self.arm_when(at, on_fire, |armed_at| armed_at == at);
+    pub(crate) fn arm(&self, clock: &Clock, at: Instant, on_fire: impl FnOnce() -> OnFire) {
+        self.arm_when(clock, at, on_fire, |armed_at| armed_at == at);
     }
 
     /// Like [`arm`](Timer::arm), but keeps a timer already armed for an instant no later than
     /// `at`: it fires early, and its action finds the deadline not passed and arms the timer
     /// anew. A deadline moved later before every operation (Go's `now + 5 s` idiom) therefore
     /// costs one timer registration per timer period, not one per operation.
-    pub(crate) fn arm_by(&self, at: Instant, on_fire: impl FnOnce() -> OnFire) {
-        self.arm_when(at, on_fire, |armed_at| armed_at <= at);
+    pub(crate) fn arm_by(&self, clock: &Clock, at: Instant, on_fire: impl FnOnce() -> OnFire) {
+        self.arm_when(clock, at, on_fire, |armed_at| armed_at <= at);
     }
 
     fn arm_when(
         &self,
+        clock: &Clock,
         at: Instant,
         on_fire: impl FnOnce() -> OnFire,
         keep: impl FnOnce(Instant) -> bool,
@@ -97,13 +90,13 @@ impl Timer {
             fired: AtomicBool::new(false),
             on_fire: on_fire(),
         });
-        let Some(mut delay) = delay(at.saturating_duration_since(Instant::now())) else {
+        let Some(mut sleep) = clock.sleep_until(at) else {
             // Unreachably far in the future: it never fires.
             *armed = None;
             return;
         };
         let w = waker(fire.clone());
-        if Pin::new(&mut delay)
+        if Pin::new(&mut sleep)
             .poll(&mut Context::from_waker(&w))
             .is_ready()
         {
@@ -115,7 +108,7 @@ impl Timer {
         *armed = Some(Armed {
             at,
             fire,
-            _delay: delay,
+            _sleep: sleep,
         });
     }
 

@@ -16,6 +16,7 @@ use std::io;
 /// | [`ConnectTimeout`](Error::ConnectTimeout) | yes | no | `TimedOut` |
 /// | [`AcceptTimeout`](Error::AcceptTimeout) | yes | no | `TimedOut` |
 /// | [`ConnectionClosed`](Error::ConnectionClosed) | no | no | `BrokenPipe` |
+/// | [`ConnectionReset`](Error::ConnectionReset) | no | no | `ConnectionReset` |
 /// | [`ReadTimeout`](Error::ReadTimeout) | yes | yes | `TimedOut` |
 /// | [`WriteTimeout`](Error::WriteTimeout) | yes | yes | `TimedOut` |
 /// | [`ListenerClosed`](Error::ListenerClosed) | no | no | `NotConnected` |
@@ -46,6 +47,11 @@ pub enum Error {
     AcceptTimeout,
     /// A write after the peer stopped reading, or after this end's own write shutdown.
     ConnectionClosed,
+    /// The connection was reset, as by TCP's RST: every later read and write of either end
+    /// fails with this, and bytes not yet read are gone. An in-process connection is reset
+    /// only by [`Faults`](crate::Faults). A socket reset by the OS (feature `net`) reports
+    /// the OS's own error, of the same kind.
+    ConnectionReset,
     /// The read deadline passed.
     ReadTimeout,
     /// The write deadline passed.
@@ -117,6 +123,7 @@ impl Error {
             | Error::ReadTimeout
             | Error::WriteTimeout => io::ErrorKind::TimedOut,
             Error::ConnectionClosed => io::ErrorKind::BrokenPipe,
+            Error::ConnectionReset => io::ErrorKind::ConnectionReset,
             Error::ListenerClosed => io::ErrorKind::NotConnected,
             Error::InvalidInput(_) => io::ErrorKind::InvalidInput,
             Error::HostNotFound => io::ErrorKind::NotFound,
@@ -164,6 +171,7 @@ impl Error {
             io::ErrorKind::ConnectionRefused => Error::ConnectionRefused,
             io::ErrorKind::AddrInUse => Error::AddrInUse,
             io::ErrorKind::BrokenPipe => Error::ConnectionClosed,
+            io::ErrorKind::ConnectionReset => Error::ConnectionReset,
             kind => Error::Os {
                 kind,
                 code: err.raw_os_error(),
@@ -181,6 +189,7 @@ impl fmt::Display for Error {
             Error::ConnectTimeout => f.write_str("connection timed out"),
             Error::AcceptTimeout => f.write_str("accept timed out"),
             Error::ConnectionClosed => f.write_str("connection closed"),
+            Error::ConnectionReset => f.write_str("connection reset"),
             Error::ReadTimeout => f.write_str("read timed out"),
             Error::WriteTimeout => f.write_str("write timed out"),
             Error::ListenerClosed => f.write_str("listener closed"),

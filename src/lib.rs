@@ -165,12 +165,14 @@ mod addr;
 #[cfg(feature = "axum")]
 mod axum_serve;
 mod backlog;
+mod clock;
 mod conn;
 mod connect;
 #[cfg(feature = "hyper")]
 mod connector;
 mod deadline;
 mod error;
+mod faults;
 #[cfg(all(feature = "axum", feature = "tonic", feature = "hyper"))]
 #[cfg_attr(
     docsrs,
@@ -195,12 +197,14 @@ use std::time::Duration;
 
 pub use accept::{Accept, Incoming};
 pub use addr::Addr;
+pub use clock::{Clock, ManualClock};
 pub use conn::Conn;
 pub use connect::Connect;
 #[cfg(feature = "hyper")]
 #[cfg_attr(docsrs, doc(cfg(feature = "hyper")))]
 pub use connector::Connector;
 pub use error::Error;
+pub use faults::{FaultStats, Faults, SeedFailure, Toward, SEED_VAR};
 pub use listener::{Listener, ListenerBuilder};
 pub use network::Network;
 pub use reader::Reader;

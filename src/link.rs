@@ -2,8 +2,10 @@
 //! handles each end has, and the handshake that set it up.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
+use crate::clock::Clock;
+use crate::faults::LinkFaults;
 use crate::handshake::Request;
 use crate::pipe::Pipe;
 use crate::Addr;
@@ -26,7 +28,7 @@ impl End {
         }
     }
 
-    fn index(self) -> usize {
+    pub(crate) fn index(self) -> usize {
         self as usize
     }
 }
@@ -46,15 +48,36 @@ pub(crate) struct Link {
     addrs: [Addr; 2],
     handles: [AtomicUsize; 2],
     request: Request,
+    /// The clock and faults of the network it was made in; `None` for the wall clock and no
+    /// faults, so that the common case costs a pointer.
+    env: Option<Arc<Env>>,
 }
+
+/// What a connection runs under, other than the defaults: its network's clock, and the faults
+/// applied to it.
+#[derive(Debug)]
+pub(crate) struct Env {
+    pub(crate) clock: Clock,
+    pub(crate) faults: Option<LinkFaults>,
+}
+
+/// The wall clock, for connections without an [`Env`].
+static SYSTEM: Clock = Clock::SYSTEM;
 
 impl Link {
     /// A new connection between a dialed end at `dialer` and an accepted end at `listener`,
     /// with one handle on each end: the dialer's, and the one its pending request holds for the
     /// accepting end (taken over by `accept`, or dropped if the request is withdrawn or
     /// refused).
-    pub(crate) fn new(dialer: Addr, listener: Addr, capacity: usize) -> Arc<Link> {
-        Arc::new(Link {
+    ///
+    /// `env` makes its environment, given the connection it will be part of.
+    pub(crate) fn new(
+        dialer: Addr,
+        listener: Addr,
+        capacity: usize,
+        env: impl FnOnce(&Weak<Link>) -> Option<Arc<Env>>,
+    ) -> Arc<Link> {
+        Arc::new_cyclic(|me| Link {
             pipes: [
                 Pipe::new(capacity, End::Dialed),
                 Pipe::new(capacity, End::Accepted),
@@ -62,7 +85,18 @@ impl Link {
             addrs: [dialer, listener],
             handles: [AtomicUsize::new(1), AtomicUsize::new(1)],
             request: Request::new(),
+            env: env(me),
         })
+    }
+
+    /// The clock its deadlines run on.
+    pub(crate) fn clock(&self) -> &Clock {
+        self.env.as_ref().map_or(&SYSTEM, |e| &e.clock)
+    }
+
+    /// Its faults, if any apply.
+    pub(crate) fn faults(&self) -> Option<&LinkFaults> {
+        self.env.as_ref()?.faults.as_ref()
     }
 
     /// The state of the dial that set this connection up.

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use crate::accept::{Accept, AcceptGate, Incoming};
 use crate::backlog::Backlog;
-use crate::{Addr, Error, Network, DEFAULT_BACKLOG, DEFAULT_BUFFER_SIZE};
+use crate::{Addr, Error, Faults, Network, DEFAULT_BACKLOG, DEFAULT_BUFFER_SIZE};
 
 /// A name bound in a [`Network`], accepting the connections dialed to it.
 ///
@@ -60,6 +60,7 @@ pub struct ListenerBuilder {
     network: Network,
     backlog: usize,
     buffer_size: usize,
+    faults: Option<Faults>,
 }
 
 impl ListenerBuilder {
@@ -117,6 +118,27 @@ impl ListenerBuilder {
         self
     }
 
+    /// Applies `faults` to the dials to this listener and the connections they make, instead
+    /// of the network's ([`Network::set_faults`]).
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// use chanstream::{Error, Faults, Network};
+    /// let faults = Faults::new(9);
+    /// faults.refuse_dials(1);
+    /// let net = Network::new();
+    /// let _flaky = net.listener().faults(&faults).bind("flaky")?;
+    /// let steady = net.bind("steady")?;
+    /// assert_eq!(net.connect("flaky").await.unwrap_err(), Error::ConnectionRefused);
+    /// let (_c, _s) = futures::try_join!(net.connect("steady"), steady.accept())?;
+    /// # Ok::<(), Error>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn faults(mut self, faults: &Faults) -> ListenerBuilder {
+        self.faults = Some(faults.clone());
+        self
+    }
+
     /// Binds `name`.
     ///
     /// # Errors
@@ -142,12 +164,12 @@ impl ListenerBuilder {
             return Err(Error::InvalidInput("buffer size of zero"));
         }
         let addr = Addr::new(name.into());
-        let backlog = Backlog::new(addr, self.backlog, self.buffer_size);
+        let backlog = Backlog::new(addr, self.backlog, self.buffer_size, self.faults.clone());
         self.network.register(name, backlog.clone())?;
         Ok(Listener {
             network: self.network.clone(),
             backlog,
-            gate: AcceptGate::new(),
+            gate: AcceptGate::new(self.network.clock()),
         })
     }
 }
@@ -185,6 +207,7 @@ impl Listener {
             network: Network::global().clone(),
             backlog: DEFAULT_BACKLOG,
             buffer_size: DEFAULT_BUFFER_SIZE,
+            faults: None,
         }
     }
 

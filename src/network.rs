@@ -2,15 +2,17 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 
 use once_cell::sync::Lazy;
 
 use crate::backlog::Backlog;
+use crate::clock::Clock;
 use crate::connect::Connect;
-use crate::{Error, Listener, ListenerBuilder, DEFAULT_CONNECT_TIMEOUT};
+use crate::link::{Env, Link};
+use crate::{Error, Faults, Listener, ListenerBuilder, DEFAULT_CONNECT_TIMEOUT};
 
 /// A namespace of listener names. A name bound in one `Network` cannot be dialed from another.
 ///
@@ -39,6 +41,12 @@ struct Registry {
     names: Mutex<HashMap<Box<str>, Arc<Backlog>>>,
     /// Numbers the dialed ends, for their unique addresses.
     dials: AtomicU64,
+    clock: Clock,
+    /// The environment of its connections without faults: `None` on the wall clock.
+    env: Option<Arc<Env>>,
+    faults: Mutex<Option<Faults>>,
+    /// Whether `faults` is set, read without its lock on every dial.
+    has_faults: AtomicBool,
 }
 
 static GLOBAL: Lazy<Network> = Lazy::new(Network::new);
@@ -54,12 +62,111 @@ impl Network {
     /// # Ok::<(), chanstream::Error>(())
     /// ```
     pub fn new() -> Network {
+        Network::with_clock(Clock::system())
+    }
+
+    /// A new, empty namespace whose deadlines, handshake timeouts, accept deadlines and fault
+    /// delays run on `clock`: a [`ManualClock`](crate::ManualClock) a test advances, or tokio's
+    /// clock ([`Clock::tokio`]).
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// use chanstream::{Error, ManualClock, Network};
+    /// use std::time::Duration;
+    ///
+    /// let clock = ManualClock::new();
+    /// let net = Network::with_clock(clock.clone());
+    /// let listener = net.bind("svc")?;
+    /// listener.set_deadline(Some(clock.now() + Duration::from_secs(3600)));
+    /// let accept = listener.accept();
+    /// futures::pin_mut!(accept);
+    /// assert!(futures::poll!(accept.as_mut()).is_pending());
+    /// clock.advance(Duration::from_secs(3600));
+    /// assert_eq!(accept.await.unwrap_err(), Error::AcceptTimeout);
+    /// # Ok::<(), Error>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn with_clock(clock: impl Into<Clock>) -> Network {
+        let clock = clock.into();
+        let env = (!clock.is_system()).then(|| {
+            Arc::new(Env {
+                clock: clock.clone(),
+                faults: None,
+            })
+        });
         Network {
             registry: Arc::new(Registry {
                 names: Mutex::new(HashMap::new()),
                 dials: AtomicU64::new(0),
+                clock,
+                env,
+                faults: Mutex::new(None),
+                has_faults: AtomicBool::new(false),
             }),
         }
+    }
+
+    /// The clock this network runs on.
+    ///
+    /// ```
+    /// let net = chanstream::Network::new();
+    /// assert_eq!(net.clock(), chanstream::Clock::system());
+    /// ```
+    pub fn clock(&self) -> Clock {
+        self.registry.clock.clone()
+    }
+
+    /// Applies `faults` to the connections dialed in this network from now on (`None`: no
+    /// faults for later dials). Connections already made keep the faults they were made
+    /// with; a listener with faults of its own ([`ListenerBuilder::faults`]) uses those
+    /// instead. The global network takes faults too, but isolated networks keep tests apart.
+    ///
+    /// ```
+    /// use chanstream::{Faults, Network};
+    /// let net = Network::new();
+    /// net.set_faults(Some(Faults::new(3)));
+    /// assert_eq!(net.faults().map(|f| f.seed()), Some(3));
+    /// ```
+    pub fn set_faults(&self, faults: Option<Faults>) {
+        let mut slot = self
+            .registry
+            .faults
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        self.registry
+            .has_faults
+            .store(faults.is_some(), Ordering::Release);
+        *slot = faults;
+    }
+
+    /// The faults set with [`set_faults`](Network::set_faults).
+    pub fn faults(&self) -> Option<Faults> {
+        if !self.registry.has_faults.load(Ordering::Acquire) {
+            return None;
+        }
+        self.registry
+            .faults
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// The environment of a new connection `link` from `origin` to `listener`, under `faults`.
+    pub(crate) fn env(
+        &self,
+        faults: Option<&Faults>,
+        origin: Option<Box<str>>,
+        listener: &str,
+        link: &Weak<Link>,
+    ) -> Option<Arc<Env>> {
+        let Some(faults) = faults else {
+            return self.registry.env.clone();
+        };
+        let clock = self.clock();
+        Some(Arc::new(Env {
+            faults: Some(faults.for_link(clock.clone(), origin, listener, link.clone())),
+            clock,
+        }))
     }
 
     /// The process-wide namespace used by [`Listener::bind`] and
@@ -190,6 +297,8 @@ impl fmt::Debug for Network {
         f.debug_struct("Network")
             .field("global", &global)
             .field("listeners", &self.names().len())
+            .field("clock", &self.registry.clock)
+            .field("faults", &self.faults().map(|f| f.seed()))
             .finish()
     }
 }

@@ -7,6 +7,7 @@ use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 
 use crate::deadline::{OnFire, Timer};
+use crate::faults::{LinkFaults, Readable};
 use crate::link::{End, Link};
 use crate::ring::Ring;
 use crate::waiters::WaitList;
@@ -127,13 +128,18 @@ impl Pipe {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Reads into `out`.
+    /// Reads into `out`. `fx` is the connection's faults, if any (here and below).
     pub(crate) fn poll_read(
         &self,
         cx: &mut Context<'_>,
         out: &mut [u8],
+        fx: Option<&LinkFaults>,
     ) -> Poll<io::Result<usize>> {
-        self.poll_read_with(cx, out.is_empty(), |buf| buf.pop_into(out))
+        self.poll_read_with(cx, out.len(), fx, |buf, max| {
+            let len = max.min(out.len());
+            let n = buf.pop_into(&mut out[..len]);
+            (n, n)
+        })
     }
 
     /// Reads at most `max` bytes, handing them to `sink` straight from the buffer (one or two
@@ -144,8 +150,9 @@ impl Pipe {
         cx: &mut Context<'_>,
         max: usize,
         sink: &mut dyn FnMut(&[u8]),
+        fx: Option<&LinkFaults>,
     ) -> Poll<io::Result<usize>> {
-        self.poll_read_with(cx, max == 0, |buf| {
+        self.poll_read_with(cx, max, fx, |buf, max| {
             let mut moved = 0;
             while moved < max && !buf.is_empty() {
                 let front = buf.front();
@@ -154,42 +161,79 @@ impl Pipe {
                 buf.consume(n);
                 moved += n;
             }
-            moved
+            (moved, moved)
         })
     }
 
     /// Takes every buffered byte at once: swaps the buffer with `into`, which must be empty, so
     /// the reader owns the bytes without copying them and the pipe reuses `into`'s allocation.
-    /// On end of stream `into` stays empty.
-    pub(crate) fn poll_take(&self, cx: &mut Context<'_>, into: &mut Ring) -> Poll<io::Result<()>> {
+    /// On end of stream `into` stays empty. Under faults that hold some of the bytes back, it
+    /// takes (by copying) only those readable now.
+    pub(crate) fn poll_take(
+        &self,
+        cx: &mut Context<'_>,
+        into: &mut Ring,
+        fx: Option<&LinkFaults>,
+    ) -> Poll<io::Result<()>> {
         debug_assert!(into.is_empty());
-        self.poll_read_with(cx, false, |buf| std::mem::swap(buf, into))
+        self.poll_read_with(cx, usize::MAX, fx, |buf, max| {
+            let n = buf.len().min(max);
+            if n == buf.len() {
+                std::mem::swap(buf, into);
+            } else {
+                let mut part = vec![0; n];
+                buf.pop_into(&mut part);
+                *into = Ring::from_vec(part);
+            }
+            ((), n)
+        })
     }
 
-    /// The checks every read makes, in the contract's order (local shutdown, deadline, then
-    /// data or end of stream); `take` moves the bytes once there are some. `T::default()` is
-    /// what a read that moves nothing returns.
+    /// The checks every read makes, in the contract's order (local shutdown, reset, deadline,
+    /// then data or end of stream); `take` moves at most the given number of bytes once there
+    /// are some, and says how many it moved. A read that `want`s nothing moves nothing;
+    /// `T::default()` is what a read that moves nothing returns.
     fn poll_read_with<T: Default>(
         &self,
         cx: &mut Context<'_>,
-        wants_nothing: bool,
-        take: impl FnOnce(&mut Ring) -> T,
+        want: usize,
+        fx: Option<&LinkFaults>,
+        take: impl FnOnce(&mut Ring, usize) -> (T, usize),
     ) -> Poll<io::Result<T>> {
         let mut st = self.lock();
         if st.read_shut {
             return Poll::Ready(Ok(T::default()));
         }
+        if fx.is_some_and(LinkFaults::is_reset) {
+            return Poll::Ready(Err(Error::ConnectionReset.into()));
+        }
         if st.expired(Side::Read) {
             return Poll::Ready(Err(Error::ReadTimeout.into()));
         }
-        if wants_nothing {
+        if want == 0 {
             return Poll::Ready(Ok(T::default()));
         }
         if !st.buf.is_empty() {
+            let max = match fx {
+                None => st.buf.len().min(want),
+                Some(fx) => match fx.readable(st.writer, st.buf.len(), want) {
+                    Readable::Now(n) => n,
+                    Readable::At(at) => {
+                        let writer = st.writer;
+                        let waiting = self.wait(st, cx, Side::Read);
+                        fx.wake_readers_at(writer, at);
+                        return waiting;
+                    }
+                    Readable::Held => return self.wait(st, cx, Side::Read),
+                },
+            };
             if st.should_yield(Side::Read) {
                 return yield_now(cx);
             }
-            let taken = take(&mut st.buf);
+            let (taken, n) = take(&mut st.buf, max);
+            if let Some(fx) = fx {
+                fx.consumed(st.writer, n);
+            }
             wake_unlocked(st, Side::Write, Some(cx.waker()));
             return Poll::Ready(Ok(taken));
         }
@@ -200,11 +244,15 @@ impl Pipe {
     }
 
     /// Whether a reader holding bytes it took earlier may still hand them out: `Ok(false)` once
-    /// reading was shut down (they are to be discarded), an error once the read deadline passed.
-    pub(crate) fn check_read(&self) -> io::Result<bool> {
+    /// reading was shut down (they are to be discarded), an error once the connection was reset
+    /// or the read deadline passed.
+    pub(crate) fn check_read(&self, fx: Option<&LinkFaults>) -> io::Result<bool> {
         let st = self.lock();
         if st.read_shut {
             return Ok(false);
+        }
+        if fx.is_some_and(LinkFaults::is_reset) {
+            return Err(Error::ConnectionReset.into());
         }
         if st.expired(Side::Read) {
             return Err(Error::ReadTimeout.into());
@@ -212,12 +260,16 @@ impl Pipe {
         Ok(true)
     }
 
-    pub(crate) fn poll_write(&self, cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
+    pub(crate) fn poll_write(
+        &self,
+        cx: &mut Context<'_>,
+        data: &[u8],
+        fx: Option<&LinkFaults>,
+    ) -> Poll<io::Result<usize>> {
         let capacity = self.capacity;
-        self.poll_write_with(cx, data.len(), |st| {
-            let n = (capacity - st.buf.len()).min(data.len());
-            st.buf.push(&data[..n], capacity);
-            Some(n)
+        self.poll_write_with(cx, data.len(), fx, |buf, n| {
+            buf.push(&data[..n], capacity);
+            Some((n, n))
         })
     }
 
@@ -228,33 +280,39 @@ impl Pipe {
         &self,
         cx: &mut Context<'_>,
         chunk: &mut Option<Vec<u8>>,
+        fx: Option<&LinkFaults>,
     ) -> Poll<io::Result<()>> {
         let len = chunk.as_ref().map_or(0, Vec::len);
         let capacity = self.capacity;
-        self.poll_write_with(cx, len, |st| {
-            if st.buf.is_empty() {
-                st.buf = Ring::from_vec(chunk.take().unwrap_or_default());
-            } else if capacity - st.buf.len() >= len {
-                st.buf.push(&chunk.take().unwrap_or_default(), capacity);
+        // Whole or not at all: the room a short write would leave is ignored.
+        self.poll_write_with(cx, len, fx, |buf, _| {
+            if buf.is_empty() {
+                *buf = Ring::from_vec(chunk.take().unwrap_or_default());
+            } else if capacity - buf.len() >= len {
+                buf.push(&chunk.take().unwrap_or_default(), capacity);
             } else {
                 return None;
             }
-            Some(())
+            Some(((), len))
         })
-        .map_ok(|_| ())
     }
 
-    /// The checks every write makes, in the contract's order (local shutdown, deadline, peer
-    /// shutdown, then space); `put` stores what it can, or returns `None` to wait for space.
+    /// The checks every write makes, in the contract's order (local shutdown, reset, deadline,
+    /// peer shutdown, then space); `put` stores at most the given number of bytes (there is
+    /// room for them) and says how many it stored, or returns `None` to wait for space.
     fn poll_write_with<T: Default>(
         &self,
         cx: &mut Context<'_>,
         len: usize,
-        put: impl FnOnce(&mut State) -> Option<T>,
+        fx: Option<&LinkFaults>,
+        put: impl FnOnce(&mut Ring, usize) -> Option<(T, usize)>,
     ) -> Poll<io::Result<T>> {
         let mut st = self.lock();
         if st.write_shut {
             return Poll::Ready(Err(Error::ConnectionClosed.into()));
+        }
+        if fx.is_some_and(LinkFaults::is_reset) {
+            return Poll::Ready(Err(Error::ConnectionReset.into()));
         }
         if st.expired(Side::Write) {
             return Poll::Ready(Err(Error::WriteTimeout.into()));
@@ -269,8 +327,25 @@ impl Pipe {
             if st.should_yield(Side::Write) {
                 return yield_now(cx);
             }
-            if let Some(done) = put(&mut st) {
+            let room = (self.capacity - st.buf.len()).min(len);
+            let Some(fx) = fx else {
+                if let Some((done, _)) = put(&mut st.buf, room) {
+                    wake_unlocked(st, Side::Read, Some(cx.waker()));
+                    return Poll::Ready(Ok(done));
+                }
+                return self.wait(st, cx, Side::Write);
+            };
+            let Some(max) = fx.writable(st.writer, room) else {
+                drop(st);
+                fx.reset();
+                return Poll::Ready(Err(Error::ConnectionReset.into()));
+            };
+            if let Some((done, n)) = put(&mut st.buf, max) {
+                let spent = fx.wrote(st.writer, n);
                 wake_unlocked(st, Side::Read, Some(cx.waker()));
+                if spent {
+                    fx.reset();
+                }
                 return Poll::Ready(Ok(done));
             }
         }
@@ -326,7 +401,7 @@ impl Pipe {
             Some(at) => {
                 let d = st.deadlines.get_or_insert_with(Box::default);
                 d.at[s] = Some(at);
-                d.expired[s] = at <= Instant::now();
+                d.expired[s] = at <= link.clock().now();
                 if !d.expired[s] && !d.armed[s].is_some_and(|armed| armed <= at) {
                     d.armed[s] = Some(at);
                     arm = Some(at);
@@ -337,8 +412,21 @@ impl Pipe {
         wake_unlocked(st, side, None);
         // Armed once the lock is released: a timer that fires at once takes it.
         if let Some(at) = arm {
-            self.timer(side).arm_by(at, || on_fire(link, writer, side));
+            self.timer(side)
+                .arm_by(link.clock(), at, || on_fire(link, writer, side));
         }
+    }
+
+    /// Wakes every waiting reader and writer, to re-check (the faults changed).
+    pub(crate) fn wake_waiters(&self) {
+        self.wake_all(self.lock());
+    }
+
+    /// The connection was reset: the buffered bytes are discarded and everyone is woken.
+    pub(crate) fn discard(&self) {
+        let mut st = self.lock();
+        st.buf.clear();
+        self.wake_all(st);
     }
 
     fn wake_all(&self, mut st: MutexGuard<'_, State>) {
@@ -368,13 +456,14 @@ fn on_fire(link: &Arc<Link>, writer: End, side: Side) -> OnFire {
         let Some(at) = d.at[s].filter(|_| !d.expired[s]) else {
             return;
         };
-        if Instant::now() >= at {
+        if link.clock().now() >= at {
             d.expired[s] = true;
             return wake_unlocked(st, side, None);
         }
         d.armed[s] = Some(at);
         drop(st);
-        pipe.timer(side).arm_by(at, || on_fire(&link, writer, side));
+        pipe.timer(side)
+            .arm_by(link.clock(), at, || on_fire(&link, writer, side));
     })
 }
 

@@ -194,7 +194,7 @@ impl Reader {
         if self.held.is_empty() {
             return Ok(false);
         }
-        if self.conn.incoming().check_read()? {
+        if self.conn.incoming().check_read(self.conn.link().faults())? {
             return Ok(true);
         }
         self.held = Ring::default();

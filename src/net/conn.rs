@@ -418,7 +418,7 @@ impl Connect {
     ) -> Connect {
         Connect(ConnectRepr::Socket(Box::pin(async move {
             let dial = std::pin::pin!(dial);
-            let Some(timer) = crate::deadline::delay(timeout) else {
+            let Some(timer) = crate::clock::Clock::SYSTEM.sleep(timeout) else {
                 return dial.await;
             };
             match futures::future::select(dial, timer).await {

@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 use async_io::Async;
 use once_cell::sync::Lazy;
 
+use crate::clock::Clock;
 use crate::deadline::Timer;
 use crate::net::Addr;
 use crate::Error;
@@ -202,7 +203,7 @@ impl Direction {
             return; // beyond what `Instant` holds: it never passes
         };
         let weak = Arc::downgrade(self);
-        self.timer.arm_by(at, move || {
+        self.timer.arm_by(&Clock::SYSTEM, at, move || {
             Box::new(move || {
                 if let Some(dir) = weak.upgrade() {
                     dir.fire();
