@@ -12,7 +12,7 @@ use crate::clock::Sleep;
 use crate::faults::DialFault;
 use crate::handshake::Outcome;
 use crate::link::{End, Link};
-use crate::{Addr, Conn, Error, Network};
+use crate::{Addr, Conn, Error, Faults, Network};
 
 /// The future returned by [`Conn::connect`], [`Conn::connect_timeout`], [`Network::connect`] and
 /// [`Network::connect_timeout`]: resolves to the dialed end once a listener has accepted it.
@@ -68,6 +68,8 @@ struct Start {
     origin: Option<Box<str>>,
     /// Whether a dial fault already applied to it (it was delayed).
     faulted: bool,
+    /// Faults for this dial alone ([`Connect::faults`]).
+    faults: Option<Faults>,
 }
 
 /// The listener a dial is for. It is looked up when the dial is created, so that the first poll
@@ -116,6 +118,7 @@ impl Connect {
                 timeout,
                 origin: None,
                 faulted: false,
+                faults: None,
             }),
         }
     }
@@ -138,6 +141,29 @@ impl Connect {
     pub fn origin(mut self, name: &str) -> Connect {
         if let State::Start(start) = &mut self.state {
             start.origin = Some(name.into());
+        }
+        self
+    }
+
+    /// Applies `faults` to this dial and its connection, instead of the listener's
+    /// ([`ListenerBuilder::faults`](crate::ListenerBuilder::faults)) or the network's
+    /// ([`Network::set_faults`]). Called on a dial already polled, it has no effect.
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// use chanstream::{Error, Faults, Network};
+    /// let faults = Faults::new(1);
+    /// faults.refuse_dials(1);
+    /// let net = Network::new();
+    /// let listener = net.bind("svc")?;
+    /// assert_eq!(net.connect("svc").faults(&faults).await.unwrap_err(), Error::ConnectionRefused);
+    /// let (_c, _s) = futures::try_join!(net.connect("svc"), listener.accept())?; // no faults
+    /// # Ok::<(), Error>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn faults(mut self, faults: &Faults) -> Connect {
+        if let State::Start(start) = &mut self.state {
+            start.faults = Some(faults.clone());
         }
         self
     }
@@ -216,8 +242,9 @@ fn begin(start: &mut Start) -> Result<State, Error> {
         }
         Target::Name(name) => (network.lookup(&name), Some(name)),
     };
-    let faults = match &backlog {
-        Some(b) if b.faults().is_some() => b.faults().cloned(),
+    let faults = match (&start.faults, &backlog) {
+        (Some(own), _) => Some(own.clone()),
+        (None, Some(b)) if b.faults().is_some() => b.faults().cloned(),
         _ => network.faults(),
     };
     if let Some(f) = faults.as_ref().filter(|_| !start.faulted) {
@@ -276,6 +303,7 @@ fn held(start: &mut Start, target: Target, fault: DialFault) -> Result<State, Er
                 timeout: timeout - by,
                 origin: start.origin.take(),
                 faulted: true,
+                faults: start.faults.take(),
             };
             (by, Some(then))
         }

@@ -689,6 +689,7 @@ impl Faults {
             written: AtomicU64::new(0),
             reset: AtomicBool::new(false),
             link,
+            on_gone: Mutex::new(None),
         }
     }
 }
@@ -816,7 +817,12 @@ pub(crate) struct LinkFaults {
     written: AtomicU64,
     reset: AtomicBool,
     link: Weak<Link>,
+    /// Run once when the last handle of the given end is gone (a relay stops).
+    on_gone: Mutex<Option<(End, OnGone)>>,
 }
+
+/// What [`LinkFaults::on_gone`] runs.
+pub(crate) type OnGone = Box<dyn FnOnce() + Send>;
 
 /// The faults of one direction of a connection, under its own lock (taken under the pipe's).
 #[derive(Debug)]
@@ -889,6 +895,31 @@ impl LinkFaults {
         });
     }
 
+    /// Runs `hook` once the last handle of `end` is gone.
+    pub(crate) fn when_gone(&self, end: End, hook: OnGone) {
+        *self.on_gone.lock().unwrap_or_else(|e| e.into_inner()) = Some((end, hook));
+    }
+
+    /// Drops the hook set by [`when_gone`](LinkFaults::when_gone) without running it.
+    pub(crate) fn forget_gone(&self) {
+        let hook = self
+            .on_gone
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        drop(hook);
+    }
+
+    /// The last handle of `end` is gone.
+    pub(crate) fn end_gone(&self, end: End) {
+        let mut slot = self.on_gone.lock().unwrap_or_else(|e| e.into_inner());
+        if slot.as_ref().is_some_and(|(e, _)| *e == end) {
+            let (_, hook) = slot.take().expect("checked");
+            drop(slot);
+            hook();
+        }
+    }
+
     /// Whether the connection has been reset.
     pub(crate) fn is_reset(&self) -> bool {
         self.reset.load(Ordering::Acquire)
@@ -912,6 +943,7 @@ impl LinkFaults {
 
     /// How much of the `buffered` bytes of the direction `writer` writes a read that wants
     /// `want` may take now.
+    #[cold]
     pub(crate) fn readable(&self, writer: End, buffered: usize, want: usize) -> Readable {
         let w = writer.index();
         let (p, held) = {
@@ -955,6 +987,7 @@ impl LinkFaults {
     }
 
     /// Counts `n` bytes read from the direction `writer` writes.
+    #[cold]
     pub(crate) fn consumed(&self, writer: End, n: usize) {
         self.pipe(writer).read += n as u64;
         self.count(|c| &c.bytes_read, n as u64);
@@ -962,6 +995,7 @@ impl LinkFaults {
 
     /// How many of the `room` bytes a write into the direction `writer` writes may move, or
     /// `None` when the connection is due to be reset instead.
+    #[cold]
     pub(crate) fn writable(&self, writer: End, room: usize) -> Option<usize> {
         let (p, left) = {
             let c = self.faults.config();
@@ -987,6 +1021,7 @@ impl LinkFaults {
     /// Records `n` bytes written into the direction `writer` writes: when they become
     /// readable. Returns `true` when the connection is to be reset now (its byte budget is
     /// spent).
+    #[cold]
     pub(crate) fn wrote(&self, writer: End, n: usize) -> bool {
         let w = writer.index();
         let (latency, bandwidth, budget) = {
@@ -1035,6 +1070,7 @@ impl LinkFaults {
 
     /// Makes sure the readers of the direction `writer` writes are woken at `at`, when delayed
     /// bytes become readable.
+    #[cold]
     pub(crate) fn wake_readers_at(&self, writer: End, at: Instant) {
         let link = self.link.clone();
         self.timers[writer.index()].arm_by(&self.clock, at, move || {

@@ -101,12 +101,88 @@
 //! # }
 //! ```
 //!
+//! # Testing under faults
+//!
+//! A perfect network hides the bugs real ones expose: a parser that assumes one read is one
+//! message, a client with no timeout, a retry loop that never gives up. Give a [`Network`] (or
+//! one listener, or one dial) a seeded [`Faults`] and its connections misbehave the way
+//! networks do, deterministically, without a proxy process or a socket:
+//!
+//! | knob | what the code under test sees |
+//! |---|---|
+//! | [`Faults::short_reads`], [`Faults::short_writes`] | reads and writes that move fewer bytes than they could |
+//! | [`Faults::latency`], [`Faults::bandwidth`] | bytes that arrive late, or slowly, per direction ([`Toward`]) |
+//! | [`Faults::stall`], [`Faults::release`] | bytes held until the test lets them go |
+//! | [`Faults::partition`], [`Faults::heal`] | two names that cannot reach each other ([`Connect::origin`] names a dialer) |
+//! | [`Faults::reset_now`], [`Faults::reset_after_bytes`], [`Faults::reset_at`] | [`Error::ConnectionReset`] at both ends, unread bytes gone |
+//! | [`Faults::refuse_dials`], [`Faults::time_out_dials`], [`Faults::delay_dials`], [`Faults::fill_backlog`] | dials that fail or wait |
+//!
+//! Each knob's page has an example. Faults change timing and chunking only: nothing is lost,
+//! duplicated, reordered or corrupted unless a reset was asked for. [`Faults::stats`] counts
+//! what happened; the seed is in a faulty connection's `Debug`, and
+//! [`Faults::for_each_seed`] runs a test over many seeds and names the one that failed, with
+//! the setting that replays it ([`SEED_VAR`]). With the `net` feature the same faults apply to
+//! TCP and Unix sockets ([`net`](crate::net#faults-on-sockets)).
+//!
+//! Time is a seam too: a [`Network::with_clock`] runs its deadlines, handshake and accept
+//! timeouts and fault delays on a [`ManualClock`] that the test advances (an hour passes in
+//! no time, and the same steps give the same result), or on tokio's clock ([`Clock::tokio`],
+//! feature `tokio`) so that `tokio::time::pause()` applies to them.
+//!
+//! ```
+//! use chanstream::{Error, Faults, ManualClock, Network, Toward};
+//! use futures::io::{AsyncReadExt, AsyncWriteExt};
+//! use std::time::Duration;
+//!
+//! /// The code under test: reads one length-prefixed frame.
+//! async fn read_frame(conn: &mut chanstream::Conn) -> std::io::Result<Vec<u8>> {
+//!     let mut len = [0; 2];
+//!     conn.read_exact(&mut len).await?; // `read` would be the bug short reads expose
+//!     let mut body = vec![0; u16::from_be_bytes(len) as usize];
+//!     conn.read_exact(&mut body).await?;
+//!     Ok(body)
+//! }
+//!
+//! # fn main() -> Result<(), chanstream::SeedFailure> {
+//! Faults::for_each_seed(0..50, |faults| {
+//!     let clock = ManualClock::new();
+//!     faults
+//!         .short_reads(0.5)
+//!         .short_writes(0.5)
+//!         .latency(Toward::Both, Duration::from_millis(20), Duration::from_millis(10));
+//!     futures::executor::block_on(async {
+//!         let net = Network::with_clock(clock.clone());
+//!         net.set_faults(Some(faults));
+//!         let listener = net.bind("svc")?;
+//!         let (mut client, mut server) = futures::try_join!(net.connect("svc"), listener.accept())?;
+//!         client.write_all(&[0, 5, b'h', b'e', b'l', b'l', b'o']).await?;
+//!         client.set_read_deadline(Some(clock.now() + Duration::from_secs(3600)));
+//!         let frame = read_frame(&mut server);
+//!         futures::pin_mut!(frame);
+//!         let frame = loop {
+//!             match futures::poll!(frame.as_mut()) {
+//!                 std::task::Poll::Ready(frame) => break frame?,
+//!                 // The bytes are in flight: let time pass.
+//!                 std::task::Poll::Pending => clock.advance(Duration::from_millis(5)),
+//!             }
+//!         };
+//!         assert_eq!(frame, b"hello");
+//!         clock.advance(Duration::from_secs(3600)); // the client's deadline passes
+//!         let err = client.read(&mut [0; 1]).await.unwrap_err();
+//!         assert_eq!(Error::from_io(&err), Some(Error::ReadTimeout));
+//!         Ok::<(), Box<dyn std::error::Error>>(())
+//!     })
+//! })
+//! # }
+//! ```
+//!
 //! # Features
 //!
 //! - `tokio` (off by default): implements `tokio::io::AsyncRead` and `AsyncWrite` for [`Conn`]
 //!   and `&Conn`, so tokio code (hyper through `hyper_util::rt::TokioIo`, tonic, tokio codecs)
-//!   uses a connection directly, without `tokio_util::compat`. It adds only tokio's I/O traits:
-//!   no runtime. Without it the crate depends on no executor at all.
+//!   uses a connection directly, without `tokio_util::compat`, and adds [`Clock::tokio`]. It
+//!   builds tokio's I/O traits and its runtime handle and timer (for the clock), and starts
+//!   nothing: no runtime of its own. Without it the crate depends on no executor at all.
 //! - `net` (off by default): the [`net`] module, one API over in-process (`chan://NAME`), TCP
 //!   (`tcp://HOST:PORT`) and Unix (`unix:///PATH`) connections chosen by address, with the
 //!   semantics of [`Conn`] on every transport. Sockets run on `async-io`'s self-driving

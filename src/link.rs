@@ -136,6 +136,9 @@ impl Link {
         {
             self.incoming(end).shut_read();
             self.outgoing(end).shut_write();
+            if let Some(fx) = self.faults() {
+                fx.end_gone(end);
+            }
         }
     }
 }

@@ -200,11 +200,28 @@ impl Pipe {
         fx: Option<&LinkFaults>,
         take: impl FnOnce(&mut Ring, usize) -> (T, usize),
     ) -> Poll<io::Result<T>> {
+        match fx {
+            None => self.poll_read_under(cx, want, NoFaults, take),
+            Some(fx) => self.poll_read_under(cx, want, fx, take),
+        }
+    }
+
+    /// [`poll_read_with`](Pipe::poll_read_with) under the faults `fx`, compiled apart for a
+    /// connection without faults ([`NoFaults`]), whose read path is then the same as if
+    /// faults did not exist.
+    #[inline(always)]
+    fn poll_read_under<T: Default>(
+        &self,
+        cx: &mut Context<'_>,
+        want: usize,
+        fx: impl Hooks,
+        take: impl FnOnce(&mut Ring, usize) -> (T, usize),
+    ) -> Poll<io::Result<T>> {
         let mut st = self.lock();
         if st.read_shut {
             return Poll::Ready(Ok(T::default()));
         }
-        if fx.is_some_and(LinkFaults::is_reset) {
+        if fx.is_reset() {
             return Poll::Ready(Err(Error::ConnectionReset.into()));
         }
         if st.expired(Side::Read) {
@@ -214,26 +231,21 @@ impl Pipe {
             return Poll::Ready(Ok(T::default()));
         }
         if !st.buf.is_empty() {
-            let max = match fx {
-                None => st.buf.len().min(want),
-                Some(fx) => match fx.readable(st.writer, st.buf.len(), want) {
-                    Readable::Now(n) => n,
-                    Readable::At(at) => {
-                        let writer = st.writer;
-                        let waiting = self.wait(st, cx, Side::Read);
-                        fx.wake_readers_at(writer, at);
-                        return waiting;
-                    }
-                    Readable::Held => return self.wait(st, cx, Side::Read),
-                },
+            let max = match fx.readable(st.writer, st.buf.len(), want) {
+                Readable::Now(n) => n,
+                Readable::At(at) => {
+                    let writer = st.writer;
+                    let waiting = self.wait(st, cx, Side::Read);
+                    fx.wake_readers_at(writer, at);
+                    return waiting;
+                }
+                Readable::Held => return self.wait(st, cx, Side::Read),
             };
             if st.should_yield(Side::Read) {
                 return yield_now(cx);
             }
             let (taken, n) = take(&mut st.buf, max);
-            if let Some(fx) = fx {
-                fx.consumed(st.writer, n);
-            }
+            fx.consumed(st.writer, n);
             wake_unlocked(st, Side::Write, Some(cx.waker()));
             return Poll::Ready(Ok(taken));
         }
@@ -267,7 +279,8 @@ impl Pipe {
         fx: Option<&LinkFaults>,
     ) -> Poll<io::Result<usize>> {
         let capacity = self.capacity;
-        self.poll_write_with(cx, data.len(), fx, |buf, n| {
+        self.poll_write_with(cx, data.len(), fx, |buf, max| {
+            let n = max.min(data.len());
             buf.push(&data[..n], capacity);
             Some((n, n))
         })
@@ -307,11 +320,27 @@ impl Pipe {
         fx: Option<&LinkFaults>,
         put: impl FnOnce(&mut Ring, usize) -> Option<(T, usize)>,
     ) -> Poll<io::Result<T>> {
+        match fx {
+            None => self.poll_write_under(cx, len, NoFaults, put),
+            Some(fx) => self.poll_write_under(cx, len, fx, put),
+        }
+    }
+
+    /// [`poll_write_with`](Pipe::poll_write_with) under the faults `fx` (see
+    /// [`poll_read_under`](Pipe::poll_read_under)).
+    #[inline(always)]
+    fn poll_write_under<T: Default>(
+        &self,
+        cx: &mut Context<'_>,
+        len: usize,
+        fx: impl Hooks,
+        put: impl FnOnce(&mut Ring, usize) -> Option<(T, usize)>,
+    ) -> Poll<io::Result<T>> {
         let mut st = self.lock();
         if st.write_shut {
             return Poll::Ready(Err(Error::ConnectionClosed.into()));
         }
-        if fx.is_some_and(LinkFaults::is_reset) {
+        if fx.is_reset() {
             return Poll::Ready(Err(Error::ConnectionReset.into()));
         }
         if st.expired(Side::Write) {
@@ -328,13 +357,6 @@ impl Pipe {
                 return yield_now(cx);
             }
             let room = (self.capacity - st.buf.len()).min(len);
-            let Some(fx) = fx else {
-                if let Some((done, _)) = put(&mut st.buf, room) {
-                    wake_unlocked(st, Side::Read, Some(cx.waker()));
-                    return Poll::Ready(Ok(done));
-                }
-                return self.wait(st, cx, Side::Write);
-            };
             let Some(max) = fx.writable(st.writer, room) else {
                 drop(st);
                 fx.reset();
@@ -473,6 +495,75 @@ fn wake_unlocked(mut st: MutexGuard<'_, State>, side: Side, caller: Option<&Wake
     let woken = st.waiters[side as usize].wake(caller);
     drop(st);
     woken.wake();
+}
+
+/// What a read or write asks of its connection's faults. A connection without faults answers
+/// with [`NoFaults`], whose answers are constants: its data path is compiled apart, with no
+/// fault checks in it.
+trait Hooks: Copy {
+    fn is_reset(self) -> bool;
+    /// How many bytes a read may take now (see [`LinkFaults::readable`]).
+    fn readable(self, writer: End, buffered: usize, want: usize) -> Readable;
+    fn consumed(self, writer: End, n: usize);
+    /// How many bytes a write may move, or `None` to reset the connection instead.
+    fn writable(self, writer: End, room: usize) -> Option<usize>;
+    /// Records a write; `true` when the connection is to be reset now.
+    fn wrote(self, writer: End, n: usize) -> bool;
+    fn wake_readers_at(self, writer: End, at: Instant);
+    fn reset(self);
+}
+
+/// The faults of a connection that has none.
+#[derive(Clone, Copy)]
+struct NoFaults;
+
+impl Hooks for NoFaults {
+    #[inline(always)]
+    fn is_reset(self) -> bool {
+        false
+    }
+    #[inline(always)]
+    fn readable(self, _: End, buffered: usize, want: usize) -> Readable {
+        Readable::Now(buffered.min(want))
+    }
+    #[inline(always)]
+    fn consumed(self, _: End, _: usize) {}
+    #[inline(always)]
+    fn writable(self, _: End, room: usize) -> Option<usize> {
+        Some(room)
+    }
+    #[inline(always)]
+    fn wrote(self, _: End, _: usize) -> bool {
+        false
+    }
+    #[inline(always)]
+    fn wake_readers_at(self, _: End, _: Instant) {}
+    #[inline(always)]
+    fn reset(self) {}
+}
+
+impl Hooks for &LinkFaults {
+    fn is_reset(self) -> bool {
+        LinkFaults::is_reset(self)
+    }
+    fn readable(self, writer: End, buffered: usize, want: usize) -> Readable {
+        LinkFaults::readable(self, writer, buffered, want)
+    }
+    fn consumed(self, writer: End, n: usize) {
+        LinkFaults::consumed(self, writer, n)
+    }
+    fn writable(self, writer: End, room: usize) -> Option<usize> {
+        LinkFaults::writable(self, writer, room)
+    }
+    fn wrote(self, writer: End, n: usize) -> bool {
+        LinkFaults::wrote(self, writer, n)
+    }
+    fn wake_readers_at(self, writer: End, at: Instant) {
+        LinkFaults::wake_readers_at(self, writer, at)
+    }
+    fn reset(self) {
+        LinkFaults::reset(self)
+    }
 }
 
 /// Gives the executor a turn: wakes the task at once and returns `Pending`.

@@ -4,13 +4,21 @@
 
 use std::time::Duration;
 
-use crate::{Conn, Connect, Error, Listener, Network};
+use crate::{Conn, Connect, Error, Faults, Listener, Network};
 
-/// Binds `name` in the global network with `backlog` (a zero backlog is refused by the builder).
-pub(crate) fn bind(name: &str, backlog: Option<u32>) -> Result<Listener, Error> {
+/// Binds `name` in the global network with `backlog` (a zero backlog is refused by the
+/// builder) and `faults`.
+pub(crate) fn bind(
+    name: &str,
+    backlog: Option<u32>,
+    faults: Option<&Faults>,
+) -> Result<Listener, Error> {
     let mut builder = Network::global().listener();
     if let Some(backlog) = backlog {
         builder = builder.backlog(backlog as usize);
+    }
+    if let Some(faults) = faults {
+        builder = builder.faults(faults);
     }
     builder.bind(name)
 }

@@ -9,9 +9,12 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use super::addr::Repr;
+use super::faulty::Faulty;
 use super::socket::Stream;
 use super::{chan, tcp, Addr};
-use crate::{Error, DEFAULT_CONNECT_TIMEOUT};
+use crate::faults::DialFault;
+use crate::link::End;
+use crate::{Error, Faults, DEFAULT_CONNECT_TIMEOUT};
 
 /// One end of a connection over `chan://`, `tcp://` or `unix://`, with one set of semantics:
 /// those of [`chanstream::Conn`](crate::Conn).
@@ -81,6 +84,8 @@ pub(crate) enum ConnRepr {
     Tcp(Stream<std::net::TcpStream>),
     #[cfg(unix)]
     Unix(Stream<std::os::unix::net::UnixStream>),
+    /// A socket behind faults, through an in-process relay.
+    Faulty(Faulty),
 }
 
 /// Runs `$body` with `$c` bound to the transport's connection, whatever it is.
@@ -91,6 +96,7 @@ macro_rules! on_transport {
             ConnRepr::Tcp($c) => $body,
             #[cfg(unix)]
             ConnRepr::Unix($c) => $body,
+            ConnRepr::Faulty(Faulty { conn: $c, .. }) => $body,
         }
     };
 }
@@ -161,16 +167,13 @@ impl Conn {
         }
         match addr.0 {
             Repr::Chan(name) => Connect(ConnectRepr::Chan(chan::connect(name.as_str(), timeout))),
-            Repr::Tcp(tcp_addr) => Connect::socket(timeout, async move {
-                let addrs = tcp::resolve(&tcp_addr).await?;
-                Ok(Conn(ConnRepr::Tcp(tcp::connect_any(&addrs).await?)))
-            }),
-            #[cfg(unix)]
-            Repr::Unix(Some(path)) => Connect::socket(timeout, async move {
-                Ok(Conn(ConnRepr::Unix(super::unix::connect(&path)?)))
-            }),
             #[cfg(unix)]
             Repr::Unix(None) => Connect::failed(Error::InvalidInput("unix:// address has no path")),
+            _ => Connect(ConnectRepr::Socket {
+                addr,
+                timeout,
+                faults: None,
+            }),
         }
     }
 
@@ -196,6 +199,7 @@ impl Conn {
             ConnRepr::Tcp(s) => s.local_addr().clone(),
             #[cfg(unix)]
             ConnRepr::Unix(s) => s.local_addr().clone(),
+            ConnRepr::Faulty(f) => f.local.clone(),
         }
     }
 
@@ -218,6 +222,7 @@ impl Conn {
             ConnRepr::Tcp(s) => s.peer_addr().clone(),
             #[cfg(unix)]
             ConnRepr::Unix(s) => s.peer_addr().clone(),
+            ConnRepr::Faulty(f) => f.peer.clone(),
         }
     }
 
@@ -334,7 +339,7 @@ impl Conn {
         max: usize,
         sink: &mut dyn FnMut(&[u8]),
     ) -> Poll<io::Result<usize>> {
-        if let ConnRepr::Chan(c) = &self.0 {
+        if let ConnRepr::Chan(c) | ConnRepr::Faulty(Faulty { conn: c, .. }) = &self.0 {
             return c.poll_read_to(cx, max, sink);
         }
         let mut buf = [0; SINK_CHUNK];
@@ -370,6 +375,14 @@ impl From<crate::Conn> for Conn {
 
 impl fmt::Debug for Conn {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let ConnRepr::Faulty(faulty) = &self.0 {
+            return f
+                .debug_struct("Conn")
+                .field("local", &faulty.local)
+                .field("peer", &faulty.peer)
+                .field("through", &faulty.conn)
+                .finish();
+        }
         on_transport!(&self.0, c => c.fmt(f))
     }
 }
@@ -401,7 +414,14 @@ type SocketDial = Pin<Box<dyn Future<Output = Result<Conn, Error>> + Send>>;
 
 enum ConnectRepr {
     Chan(crate::Connect),
-    Socket(SocketDial),
+    /// A socket dial not yet polled.
+    Socket {
+        addr: Addr,
+        timeout: Duration,
+        faults: Option<Faults>,
+    },
+    /// A socket dial under way.
+    Dialing(SocketDial),
     /// Bad input: the error, as often as it is polled.
     Failed(Error),
 }
@@ -411,21 +431,101 @@ impl Connect {
         Connect(ConnectRepr::Failed(err))
     }
 
-    /// A socket dial bounded by `timeout`.
-    fn socket(
-        timeout: Duration,
-        dial: impl Future<Output = Result<Conn, Error>> + Send + 'static,
-    ) -> Connect {
-        Connect(ConnectRepr::Socket(Box::pin(async move {
-            let dial = std::pin::pin!(dial);
-            let Some(timer) = crate::clock::Clock::SYSTEM.sleep(timeout) else {
-                return dial.await;
-            };
-            match futures::future::select(dial, timer).await {
-                futures::future::Either::Left((dialed, _)) => dialed,
-                futures::future::Either::Right(_) => Err(Error::ConnectTimeout),
+    /// Applies `faults` to this dial and the connection it makes, on every transport: dial
+    /// faults ([`Faults::refuse_dials`] and the others) before the dial, the other faults on
+    /// its connection. On `chan://` this is [`chanstream::Connect::faults`](crate::Connect::faults);
+    /// a TCP or Unix socket is relayed through an in-process connection carrying the faults
+    /// (see [the module docs](crate::net#faults-on-sockets)). Called on a dial already polled,
+    /// it has no effect.
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// use chanstream::net::{Conn, Listener};
+    /// use chanstream::Faults;
+    /// use futures::io::{AsyncReadExt, AsyncWriteExt};
+    ///
+    /// let faults = Faults::new(3);
+    /// faults.short_writes(1.0);
+    /// let listener = Listener::bind("tcp://127.0.0.1:0").await?;
+    /// let addr = listener.local_addr().to_string();
+    /// let (mut client, mut server) =
+    ///     futures::try_join!(Conn::connect(&addr).faults(&faults), listener.accept())?;
+    /// let n = client.write(b"split me").await?;
+    /// assert!(n < 8); // the socket's writes are shortened
+    /// client.write_all(&b"split me"[n..]).await?;
+    /// let mut got = [0; 8];
+    /// server.read_exact(&mut got).await?;
+    /// assert_eq!(&got, b"split me");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn faults(mut self, faults: &Faults) -> Connect {
+        self.0 = match self.0 {
+            ConnectRepr::Chan(dial) => ConnectRepr::Chan(dial.faults(faults)),
+            ConnectRepr::Socket { addr, timeout, .. } => ConnectRepr::Socket {
+                addr,
+                timeout,
+                faults: Some(faults.clone()),
+            },
+            other => other,
+        };
+        self
+    }
+}
+
+/// Waits `dur` on the wall clock (forever if that is beyond what the clock holds).
+async fn sleep(dur: Duration) {
+    match crate::clock::Clock::SYSTEM.sleep(dur) {
+        Some(sleep) => sleep.await,
+        None => futures::future::pending().await,
+    }
+}
+
+/// A socket dial bounded by `timeout`, under `faults` if any.
+async fn dial_socket(
+    addr: Addr,
+    mut timeout: Duration,
+    faults: Option<Faults>,
+) -> Result<Conn, Error> {
+    if let Some(fault) = faults
+        .as_ref()
+        .and_then(|f| f.dial_fault(None, &addr.to_string()))
+    {
+        match fault {
+            DialFault::Refuse => return Err(Error::ConnectionRefused),
+            DialFault::BacklogFull => return Err(Error::ListenQueueFull),
+            DialFault::Delay(by) if by < timeout => {
+                sleep(by).await;
+                timeout -= by;
             }
-        })))
+            DialFault::TimeOut | DialFault::Delay(_) => {
+                sleep(timeout).await;
+                return Err(Error::ConnectTimeout);
+            }
+        }
+    }
+    let dial = async move {
+        match addr.0 {
+            Repr::Tcp(tcp_addr) => {
+                let addrs = tcp::resolve(&tcp_addr).await?;
+                Ok(Conn(ConnRepr::Tcp(tcp::connect_any(&addrs).await?)))
+            }
+            #[cfg(unix)]
+            Repr::Unix(Some(path)) => Ok(Conn(ConnRepr::Unix(super::unix::connect(&path)?))),
+            _ => Err(Error::InvalidInput("not a socket address")),
+        }
+    };
+    let dial = std::pin::pin!(dial);
+    let conn = match crate::clock::Clock::SYSTEM.sleep(timeout) {
+        None => dial.await?,
+        Some(timer) => match futures::future::select(dial, timer).await {
+            futures::future::Either::Left((dialed, _)) => dialed?,
+            futures::future::Either::Right(_) => return Err(Error::ConnectTimeout),
+        },
+    };
+    match faults {
+        Some(faults) => super::faulty::wrap(conn, &faults, End::Dialed),
+        None => Ok(conn),
     }
 }
 
@@ -433,11 +533,19 @@ impl Future for Connect {
     type Output = Result<Conn, Error>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match &mut self.0 {
-            ConnectRepr::Chan(dial) => Pin::new(dial).poll(cx).map_ok(Conn::from),
-            ConnectRepr::Socket(dial) => dial.as_mut().poll(cx),
-            ConnectRepr::Failed(err) => Poll::Ready(Err(*err)),
-        }
+        let dial = match &mut self.0 {
+            ConnectRepr::Chan(dial) => return Pin::new(dial).poll(cx).map_ok(Conn::from),
+            ConnectRepr::Dialing(dial) => return dial.as_mut().poll(cx),
+            ConnectRepr::Failed(err) => return Poll::Ready(Err(*err)),
+            // The first poll of a socket dial starts it.
+            ConnectRepr::Socket {
+                addr,
+                timeout,
+                faults,
+            } => Box::pin(dial_socket(addr.clone(), *timeout, faults.take())),
+        };
+        self.0 = ConnectRepr::Dialing(dial);
+        self.poll(cx)
     }
 }
 
@@ -445,7 +553,10 @@ impl fmt::Debug for Connect {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.0 {
             ConnectRepr::Chan(dial) => dial.fmt(f),
-            ConnectRepr::Socket(_) => f.write_str("Connect { socket }"),
+            ConnectRepr::Socket { addr, .. } => {
+                f.debug_struct("Connect").field("addr", addr).finish()
+            }
+            ConnectRepr::Dialing(_) => f.write_str("Connect { socket }"),
             ConnectRepr::Failed(err) => f.debug_tuple("Connect").field(err).finish(),
         }
     }

@@ -10,7 +10,8 @@ use super::addr::Repr;
 use super::conn::ConnRepr;
 use super::socket::SocketListener;
 use super::{chan, tcp, Addr, Conn};
-use crate::Error;
+use crate::link::End;
+use crate::{Error, Faults};
 
 /// How many connections not yet accepted a TCP or Unix listener holds, unless
 /// [`ListenerBuilder::backlog`] says otherwise: 1024 (the kernel may cap it, at
@@ -54,7 +55,7 @@ pub const DEFAULT_SOCKET_BACKLOG: u32 = 1024;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// # }).unwrap();
 /// ```
-pub struct Listener(ListenerRepr);
+pub struct Listener(ListenerRepr, Option<Faults>);
 
 enum ListenerRepr {
     Chan(crate::Listener),
@@ -75,6 +76,7 @@ enum ListenerRepr {
 #[derive(Debug, Clone, Default)]
 pub struct ListenerBuilder {
     backlog: Option<u32>,
+    faults: Option<Faults>,
 }
 
 impl ListenerBuilder {
@@ -91,6 +93,40 @@ impl ListenerBuilder {
     /// ```
     pub fn backlog(mut self, backlog: u32) -> ListenerBuilder {
         self.backlog = Some(backlog);
+        self
+    }
+
+    /// Applies `faults` to the connections this listener accepts, on every transport: on
+    /// `chan://` as [`chanstream::ListenerBuilder::faults`](crate::ListenerBuilder::faults)
+    /// (dial faults included); on TCP and Unix each accepted socket is relayed through an
+    /// in-process connection carrying the faults (see
+    /// [the module docs](crate::net#faults-on-sockets)). A socket's dial faults apply where it
+    /// is dialed ([`Connect::faults`](crate::net::Connect::faults)).
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// use chanstream::net::{Conn, Listener};
+    /// use chanstream::{Error, Faults};
+    /// use futures::io::{AsyncReadExt, AsyncWriteExt};
+    ///
+    /// let faults = Faults::new(4);
+    /// let listener = Listener::builder().faults(&faults).bind("tcp://127.0.0.1:0").await?;
+    /// let addr = listener.local_addr().to_string();
+    /// let (mut client, mut server) = futures::try_join!(Conn::connect(&addr), listener.accept())?;
+    /// client.write_all(b"before").await?;
+    /// let mut buf = [0; 6];
+    /// server.read_exact(&mut buf).await?;
+    /// faults.reset_now();
+    /// let err = server.read(&mut buf).await.unwrap_err();
+    /// assert_eq!(Error::from_io(&err), Some(Error::ConnectionReset));
+    /// // The client's socket was reset by the peer (an RST).
+    /// let err = client.read(&mut buf).await.unwrap_err();
+    /// assert_eq!(err.kind(), std::io::ErrorKind::ConnectionReset);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn faults(mut self, faults: &Faults) -> ListenerBuilder {
+        self.faults = Some(faults.clone());
         self
     }
 
@@ -113,14 +149,19 @@ impl ListenerBuilder {
     ) -> impl Future<Output = Result<Listener, Error>> + Send + 'static {
         let parsed = addr.parse::<Addr>();
         let backlog = self.backlog;
+        let faults = self.faults.clone();
         async move {
             if backlog == Some(0) {
                 return Err(Error::InvalidInput("backlog of zero"));
             }
             let socket_backlog = backlog.unwrap_or(DEFAULT_SOCKET_BACKLOG);
             let os = |e: std::io::Error| Error::from_os(&e);
-            Ok(Listener(match parsed?.0 {
-                Repr::Chan(name) => ListenerRepr::Chan(chan::bind(name.as_str(), backlog)?),
+            let repr = match parsed?.0 {
+                Repr::Chan(name) => {
+                    let chan = chan::bind(name.as_str(), backlog, faults.as_ref())?;
+                    // Its faults are the chan listener's own.
+                    return Ok(Listener(ListenerRepr::Chan(chan), None));
+                }
                 Repr::Tcp(addr) => {
                     let addrs = tcp::resolve(&addr).await?;
                     let listener = tcp::bind_any(&addrs, socket_backlog)?;
@@ -133,7 +174,8 @@ impl ListenerBuilder {
                 }
                 #[cfg(unix)]
                 Repr::Unix(None) => return Err(Error::InvalidInput("unix:// address has no path")),
-            }))
+            };
+            Ok(Listener(repr, faults))
         }
     }
 }
@@ -204,12 +246,13 @@ impl Listener {
     /// # }).unwrap();
     /// ```
     pub fn accept(&self) -> Accept<'_> {
-        Accept(match &self.0 {
+        let repr = match &self.0 {
             ListenerRepr::Chan(l) => AcceptRepr::Chan(l.accept()),
             ListenerRepr::Tcp(l) => AcceptRepr::Tcp(l),
             #[cfg(unix)]
             ListenerRepr::Unix(l) => AcceptRepr::Unix(&l.socket),
-        })
+        };
+        Accept(repr, self.1.as_ref())
     }
 
     /// The accepted connections, one `accept` after another. The stream ends once the listener
@@ -320,7 +363,7 @@ impl From<crate::Listener> for Listener {
     /// # }).unwrap();
     /// ```
     fn from(listener: crate::Listener) -> Listener {
-        Listener(ListenerRepr::Chan(listener))
+        Listener(ListenerRepr::Chan(listener), None)
     }
 }
 
@@ -341,7 +384,7 @@ impl fmt::Debug for Listener {
 ///
 /// Dropping it loses no connection: one it had not returned stays for the next `accept`.
 #[must_use = "futures do nothing unless you `.await` or poll them"]
-pub struct Accept<'a>(AcceptRepr<'a>);
+pub struct Accept<'a>(AcceptRepr<'a>, Option<&'a Faults>);
 
 /// A socket accept keeps no state between polls: each poll tries the socket.
 enum AcceptRepr<'a> {
@@ -355,12 +398,20 @@ impl Future for Accept<'_> {
     type Output = Result<Conn, Error>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match &mut self.0 {
-            AcceptRepr::Chan(accept) => Pin::new(accept).poll(cx).map_ok(Conn::from),
-            AcceptRepr::Tcp(l) => l.poll_accept(cx).map_ok(|s| Conn(ConnRepr::Tcp(s))),
+        let socket = match &mut self.0 {
+            AcceptRepr::Chan(accept) => return Pin::new(accept).poll(cx).map_ok(Conn::from),
+            AcceptRepr::Tcp(l) => {
+                futures::ready!(l.poll_accept(cx)).map(|s| Conn(ConnRepr::Tcp(s)))
+            }
             #[cfg(unix)]
-            AcceptRepr::Unix(l) => l.poll_accept(cx).map_ok(|s| Conn(ConnRepr::Unix(s))),
-        }
+            AcceptRepr::Unix(l) => {
+                futures::ready!(l.poll_accept(cx)).map(|s| Conn(ConnRepr::Unix(s)))
+            }
+        };
+        Poll::Ready(match (socket, self.1) {
+            (Ok(conn), Some(faults)) => super::faulty::wrap(conn, faults, End::Accepted),
+            (socket, _) => socket,
+        })
     }
 }
 

@@ -136,6 +136,50 @@
 //! dialed Unix end has no name: its local address displays as `unix://`, the one address that
 //! does not parse back.
 //!
+//! # Faults on sockets
+//!
+//! [`Faults`](crate::Faults) apply to TCP and Unix sockets too:
+//! [`ListenerBuilder::faults`] for the connections a listener accepts,
+//! [`Connect::faults`] for a dial and its connection. On `chan://` these are the in-process
+//! faults themselves. On a socket, the `Conn` returned is one end of an in-process connection
+//! made under the faults, and a relay thread (one per faulty socket) copies bytes between its
+//! other end and the socket. So short reads and writes, latency, bandwidth and stalls act on
+//! a socket exactly as on `chan://`, deadlines and shutdowns keep their rules, and
+//! `local_addr`/`peer_addr` are the socket's. Across the relay:
+//!
+//! - a `shutdown(Write)` of this end becomes the socket's; the peer's end of stream becomes
+//!   this end's, after the bytes before it;
+//! - a reset asked of the faults fails this end with [`Error::ConnectionReset`](crate::Error)
+//!   and closes the socket with a reset (TCP sends an RST; a Unix peer sees the close);
+//!   a socket reset by the peer resets this end;
+//! - the last handle dropped ends the relay and closes the socket.
+//!
+//! Dial faults (refuse, time out, delay, full backlog) apply where the dial is made. A write
+//! completes once the relay buffers it (64 KiB each way, as a kernel's socket buffer would),
+//! and timing runs on the wall clock (sockets have no [`Network`](crate::Network) clock).
+//!
+//! ```
+//! # futures::executor::block_on(async {
+//! use chanstream::net::{Conn, Listener};
+//! use chanstream::{Faults, Toward};
+//! use futures::io::{AsyncReadExt, AsyncWriteExt};
+//! use std::time::Duration;
+//!
+//! let faults = Faults::new(11);
+//! faults
+//!     .short_reads(0.5)
+//!     .latency(Toward::Both, Duration::from_micros(100), Duration::from_micros(100));
+//! let listener = Listener::builder().faults(&faults).bind("tcp://127.0.0.1:0").await?;
+//! let addr = listener.local_addr().to_string();
+//! let (mut client, mut server) = futures::try_join!(Conn::connect(&addr), listener.accept())?;
+//! client.write_all(b"over a slow, choppy socket").await?;
+//! let mut got = [0; 26];
+//! server.read_exact(&mut got).await?;
+//! assert_eq!(&got, b"over a slow, choppy socket");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # }).unwrap();
+//! ```
+//!
 //! # Implementation
 //!
 //! TCP and Unix sockets run on `async-io`'s reactor, which drives itself from a helper thread
@@ -158,6 +202,7 @@
 mod addr;
 mod chan;
 mod conn;
+mod faulty;
 mod listener;
 mod socket;
 mod tcp;

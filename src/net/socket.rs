@@ -426,6 +426,15 @@ impl<S: StreamIo> Stream<S> {
         }
     }
 
+    /// Ends the connection abruptly: the socket will close with a reset (`SO_LINGER` of zero:
+    /// TCP sends an RST instead of a FIN), and this end's operations stop at once, as after a
+    /// local shutdown, with nothing sent to the peer until the last clone closes the socket.
+    pub(crate) fn abort(&self) {
+        let _ = socket2::SockRef::from(self.inner.io.get_ref()).set_linger(Some(Duration::ZERO));
+        self.inner.read.dir.shut();
+        self.inner.write.dir.shut();
+    }
+
     pub(crate) fn poll_read_bytes(
         &self,
         cx: &mut Context<'_>,
