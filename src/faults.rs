@@ -754,6 +754,15 @@ fn fresh_seed() -> u64 {
     splitmix(nanos ^ COUNTER.fetch_add(1, Ordering::Relaxed).rotate_left(32))
 }
 
+/// `t + d`, or, where that is beyond what `Instant` holds, as late as a century allows: bytes
+/// delayed that long are held for good, and setting an absurd latency is not a panic.
+fn later(t: Instant, d: Duration) -> Instant {
+    const CENTURY: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+    t.checked_add(d)
+        .or_else(|| t.checked_add(CENTURY))
+        .unwrap_or(t)
+}
+
 fn probability(p: f64) -> f64 {
     if p.is_nan() {
         0.0
@@ -1036,16 +1045,16 @@ impl LinkFaults {
             if let Some(rate) = bandwidth.filter(|&r| r > 0) {
                 let start = pf.tx_free.map_or(now, |t| t.max(now));
                 let nanos = (n as u128 * 1_000_000_000 / u128::from(rate)).min(u64::MAX as u128);
-                sent = start + Duration::from_nanos(nanos as u64);
+                sent = later(start, Duration::from_nanos(nanos as u64));
                 pf.tx_free = Some(sent);
             }
             let (base, jitter) = latency;
             let mut delay = base;
             if !jitter.is_zero() {
                 let j = pf.rng.below(jitter.as_nanos().min(u64::MAX as u128) as u64);
-                delay += Duration::from_nanos(j);
+                delay = delay.saturating_add(Duration::from_nanos(j));
             }
-            let mut at = sent + delay;
+            let mut at = later(sent, delay);
             if let Some(&(_, last)) = pf.segments.back() {
                 at = at.max(last);
             }

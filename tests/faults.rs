@@ -257,30 +257,8 @@ fn a_framed_codec_survives_short_io_latency_and_a_stall() {
 
 #[test]
 fn rustls_survives_short_io_and_latency_with_every_byte_checked() {
-    use futures_rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
-    use futures_rustls::rustls::{self, ClientConfig, RootCertStore, ServerConfig};
-    use futures_rustls::{TlsAcceptor, TlsConnector};
-    use std::sync::Arc;
-
-    let key = rcgen::generate_simple_self_signed(vec!["tls.test".to_string()]).unwrap();
-    let cert = key.cert.der().clone();
-    let private = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.signing_key.serialize_der()));
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let server = ServerConfig::builder_with_provider(provider.clone())
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(vec![cert.clone()], private)
-        .unwrap();
-    let mut roots = RootCertStore::empty();
-    roots.add(cert).unwrap();
-    let client = ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    let acceptor = TlsAcceptor::from(Arc::new(server));
-    let connector = TlsConnector::from(Arc::new(client));
+    use futures_rustls::pki_types::ServerName;
+    let (acceptor, connector) = common::tls_configs(futures_rustls::rustls::DEFAULT_VERSIONS);
 
     Faults::for_each_seed(40..43, |faults| {
         every_fault(&faults);
@@ -883,5 +861,26 @@ fn out_of_range_probabilities_are_clamped_not_a_panic() {
         assert!(n < 10, "probability 7 acts as 1");
         let mut buf = [0; 10];
         assert_eq!(s.read(&mut buf).await.unwrap(), n, "NaN acts as 0");
+    });
+}
+
+#[test]
+fn an_absurd_latency_holds_bytes_instead_of_panicking() {
+    let clock = ManualClock::new();
+    let faults = Faults::new(1);
+    faults.latency(Toward::Both, Duration::MAX, Duration::MAX);
+    let net = Network::with_clock(clock.clone());
+    let (mut c, mut s) = faulty_pair(&net, &faults);
+    run(async {
+        c.write_all(b"x").await.unwrap();
+        let mut buf = [0; 1];
+        let read = s.read(&mut buf);
+        futures::pin_mut!(read);
+        assert!(futures::poll!(read.as_mut()).is_pending());
+        clock.advance(Duration::from_secs(3600 * 24 * 365));
+        assert!(futures::poll!(read.as_mut()).is_pending());
+        // A reset still ends the wait.
+        faults.reset_now();
+        assert_eq!(chan_err(&read.await.unwrap_err()), Error::ConnectionReset);
     });
 }

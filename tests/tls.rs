@@ -3,39 +3,17 @@
 
 mod common;
 
-use std::sync::Arc;
-
 use chanstream::Network;
 use common::{pattern, run};
 use futures::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use futures_rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
-use futures_rustls::rustls::{self, ClientConfig, RootCertStore, ServerConfig};
+use futures_rustls::pki_types::ServerName;
+use futures_rustls::rustls;
 use futures_rustls::{TlsAcceptor, TlsConnector};
 
 const MIB: usize = 1 << 20;
 
 fn configs() -> (TlsAcceptor, TlsConnector) {
-    let key = rcgen::generate_simple_self_signed(vec!["tls.test".to_string()]).unwrap();
-    let cert = key.cert.der().clone();
-    let private = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.signing_key.serialize_der()));
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let server = ServerConfig::builder_with_provider(provider.clone())
-        .with_protocol_versions(&[&rustls::version::TLS13])
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(vec![cert.clone()], private)
-        .unwrap();
-    let mut roots = RootCertStore::empty();
-    roots.add(cert).unwrap();
-    let client = ClientConfig::builder_with_provider(provider)
-        .with_protocol_versions(&[&rustls::version::TLS13])
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    (
-        TlsAcceptor::from(Arc::new(server)),
-        TlsConnector::from(Arc::new(client)),
-    )
+    common::tls_configs(&[&rustls::version::TLS13])
 }
 
 /// Sends `out` while receiving everything the peer sends until its close_notify.

@@ -94,66 +94,69 @@ fn abort(socket: &Conn) {
     }
 }
 
-/// Copies both ways until both directions have ended.
+/// How one direction of the relay ended.
+enum Ended {
+    /// End of stream from the source.
+    Eof,
+    /// Reading the source failed.
+    Read(io::Error),
+    /// Writing the destination failed.
+    Write(io::Error),
+}
+
+/// Copies `from` into `to` until one of them ends.
+async fn copy<R, W>(mut from: R, mut to: W) -> Ended
+where
+    R: futures::io::AsyncRead + Unpin,
+    W: futures::io::AsyncWrite + Unpin,
+{
+    let mut buf = vec![0; RELAY_BUFFER];
+    loop {
+        match from.read(&mut buf).await {
+            Ok(0) => return Ended::Eof,
+            Ok(n) => {
+                if let Err(e) = to.write_all(&buf[..n]).await {
+                    return Ended::Write(e);
+                }
+            }
+            Err(e) => return Ended::Read(e),
+        }
+    }
+}
+
+/// Copies both ways until both directions have ended, carrying each end of stream, reset
+/// and refusal across.
 async fn run(relay: crate::Conn, socket: Conn) {
     // What the user writes, to the socket.
     let up = async {
-        let mut buf = vec![0; RELAY_BUFFER];
-        loop {
-            match (&relay).read(&mut buf).await {
-                Ok(0) => {
-                    // The user shut down writing (or is gone): so does the socket.
-                    let _ = socket.shutdown(Shutdown::Write);
-                    break;
-                }
-                Ok(n) => {
-                    if let Err(e) = (&socket).write_all(&buf[..n]).await {
-                        if is_reset(&e) {
-                            reset(&relay);
-                        } else {
-                            // The peer stopped reading: the user's writes fail from now on.
-                            let _ = relay.shutdown(Shutdown::Read);
-                        }
-                        break;
-                    }
-                }
-                Err(e) => {
-                    if is_reset(&e) {
-                        abort(&socket);
-                    }
-                    break;
-                }
+        match copy(&relay, &socket).await {
+            // The user shut down writing (or is gone): so does the socket.
+            Ended::Eof => {
+                let _ = socket.shutdown(Shutdown::Write);
+            }
+            Ended::Read(e) if is_reset(&e) => abort(&socket),
+            Ended::Read(_) => {}
+            Ended::Write(e) if is_reset(&e) => reset(&relay),
+            // The peer stopped reading: the user's writes fail from now on.
+            Ended::Write(_) => {
+                let _ = relay.shutdown(Shutdown::Read);
             }
         }
     };
     // What the peer sends, to the user.
     let down = async {
-        let mut buf = vec![0; RELAY_BUFFER];
-        loop {
-            match (&socket).read(&mut buf).await {
-                Ok(0) => {
-                    let _ = relay.shutdown(Shutdown::Write);
-                    break;
-                }
-                Ok(n) => {
-                    if let Err(e) = (&relay).write_all(&buf[..n]).await {
-                        if is_reset(&e) {
-                            abort(&socket);
-                        } else {
-                            // The user stopped reading, or is gone.
-                            let _ = socket.shutdown(Shutdown::Read);
-                        }
-                        break;
-                    }
-                }
-                Err(e) => {
-                    if is_reset(&e) {
-                        reset(&relay);
-                    } else {
-                        let _ = relay.shutdown(Shutdown::Write);
-                    }
-                    break;
-                }
+        match copy(&socket, &relay).await {
+            Ended::Eof => {
+                let _ = relay.shutdown(Shutdown::Write);
+            }
+            Ended::Read(e) if is_reset(&e) => reset(&relay),
+            Ended::Read(_) => {
+                let _ = relay.shutdown(Shutdown::Write);
+            }
+            Ended::Write(e) if is_reset(&e) => abort(&socket),
+            // The user stopped reading, or is gone.
+            Ended::Write(_) => {
+                let _ = socket.shutdown(Shutdown::Read);
             }
         }
     };

@@ -339,3 +339,33 @@ pub fn write_until_err<C: TestConn>(conn: &C, data: &[u8], tx: mpsc::Sender<()>)
         }
     }
 }
+
+/// A TLS acceptor and connector (ring provider) for the name `tls.test`, with a certificate
+/// generated now; `versions` are the protocol versions both allow.
+pub fn tls_configs(
+    versions: &[&'static futures_rustls::rustls::SupportedProtocolVersion],
+) -> (futures_rustls::TlsAcceptor, futures_rustls::TlsConnector) {
+    use futures_rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+    use futures_rustls::rustls::{self, ClientConfig, RootCertStore, ServerConfig};
+    let key = rcgen::generate_simple_self_signed(vec!["tls.test".to_string()]).unwrap();
+    let cert = key.cert.der().clone();
+    let private = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.signing_key.serialize_der()));
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let server = ServerConfig::builder_with_provider(provider.clone())
+        .with_protocol_versions(versions)
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![cert.clone()], private)
+        .unwrap();
+    let mut roots = RootCertStore::empty();
+    roots.add(cert).unwrap();
+    let client = ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(versions)
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    (
+        futures_rustls::TlsAcceptor::from(Arc::new(server)),
+        futures_rustls::TlsConnector::from(Arc::new(client)),
+    )
+}
