@@ -418,7 +418,8 @@ impl Faults {
     }
 
     /// Ends a [`stall`](Faults::stall): the held bytes become readable (subject to latency
-    /// and bandwidth) and the waiting readers are woken.
+    /// and bandwidth) and the waiting readers are woken. See [`stall`](Faults::stall) for an
+    /// example.
     pub fn release(&self, toward: Toward) -> &Faults {
         self.set_stall(toward, false)
     }
@@ -456,7 +457,28 @@ impl Faults {
         self.update(|c| c.partitions.push((a.into(), b.into())))
     }
 
-    /// Ends every [`partition`](Faults::partition): held bytes flow again.
+    /// Ends every [`partition`](Faults::partition): held bytes flow again, and dials between
+    /// the names reach their listener.
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// use chanstream::{Faults, Network};
+    /// use futures::io::{AsyncReadExt, AsyncWriteExt};
+    ///
+    /// let faults = Faults::new(1);
+    /// let net = Network::new();
+    /// net.set_faults(Some(faults.clone()));
+    /// let b = net.bind("b")?;
+    /// let (mut a, mut at_b) = futures::try_join!(net.connect("b").origin("a"), b.accept())?;
+    /// faults.partition("a", "b");
+    /// a.write_all(b"queued").await?; // held by the partition
+    /// faults.heal();
+    /// let mut buf = [0; 6];
+    /// at_b.read_exact(&mut buf).await?;
+    /// assert_eq!(&buf, b"queued");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
     pub fn heal(&self) -> &Faults {
         self.update(|c| c.partitions.clear())
     }
@@ -576,12 +598,54 @@ impl Faults {
     /// The next `n` dials wait out their handshake timeout and fail with
     /// [`Error::ConnectTimeout`](crate::Error::ConnectTimeout), as a dial into a network that
     /// drops it; no listener sees them.
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// use chanstream::{Error, Faults, ManualClock, Network};
+    /// use std::time::Duration;
+    ///
+    /// let clock = ManualClock::new();
+    /// let faults = Faults::new(1);
+    /// faults.time_out_dials(1);
+    /// let net = Network::with_clock(clock.clone());
+    /// net.set_faults(Some(faults));
+    /// let _listener = net.bind("svc")?;
+    /// let dial = net.connect_timeout("svc", Duration::from_secs(10));
+    /// futures::pin_mut!(dial);
+    /// assert!(futures::poll!(dial.as_mut()).is_pending());
+    /// clock.advance(Duration::from_secs(10));
+    /// assert_eq!(dial.await.unwrap_err(), Error::ConnectTimeout);
+    /// # Ok::<(), Error>(())
+    /// # }).unwrap();
+    /// ```
     pub fn time_out_dials(&self, n: u64) -> &Faults {
         self.update(|c| c.time_out = c.time_out.saturating_add(n))
     }
 
     /// The next `n` dials wait `by` before they reach the listener; the wait counts against
     /// their handshake timeout (one that is shorter fails with `ConnectTimeout`).
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// use chanstream::{Faults, ManualClock, Network};
+    /// use std::time::Duration;
+    ///
+    /// let clock = ManualClock::new();
+    /// let faults = Faults::new(1);
+    /// faults.delay_dials(1, Duration::from_millis(300));
+    /// let net = Network::with_clock(clock.clone());
+    /// net.set_faults(Some(faults));
+    /// let listener = net.bind("svc")?;
+    /// let dial = net.connect("svc");
+    /// let accept = listener.accept();
+    /// futures::pin_mut!(dial, accept);
+    /// assert!(futures::poll!(dial.as_mut()).is_pending());
+    /// assert!(futures::poll!(accept.as_mut()).is_pending()); // not there yet
+    /// clock.advance(Duration::from_millis(300));
+    /// let (_client, _server) = futures::try_join!(dial, accept)?;
+    /// # Ok::<(), chanstream::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub fn delay_dials(&self, n: u64, by: Duration) -> &Faults {
         self.update(|c| c.delay = (n, by))
     }
@@ -589,6 +653,22 @@ impl Faults {
     /// While `full`, every dial fails at once with
     /// [`Error::ListenQueueFull`](crate::Error::ListenQueueFull), as on a listener whose
     /// backlog is full.
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// use chanstream::{Error, Faults, Network};
+    /// let faults = Faults::new(1);
+    /// let net = Network::new();
+    /// net.set_faults(Some(faults.clone()));
+    /// let listener = net.bind("svc")?;
+    /// faults.fill_backlog(true);
+    /// let err = net.connect("svc").await.unwrap_err();
+    /// assert!(err == Error::ListenQueueFull && err.is_temporary());
+    /// faults.fill_backlog(false);
+    /// let (_c, _s) = futures::try_join!(net.connect("svc"), listener.accept())?;
+    /// # Ok::<(), Error>(())
+    /// # }).unwrap();
+    /// ```
     pub fn fill_backlog(&self, full: bool) -> &Faults {
         self.update(|c| c.fill_backlog = full)
     }

@@ -231,6 +231,9 @@ impl Pipe {
             return Poll::Ready(Ok(T::default()));
         }
         if !st.buf.is_empty() {
+            if st.should_yield(Side::Read) {
+                return yield_now(cx);
+            }
             let max = match fx.readable(st.writer, st.buf.len(), want) {
                 Readable::Now(n) => n,
                 Readable::At(at) => {
@@ -241,9 +244,6 @@ impl Pipe {
                 }
                 Readable::Held => return self.wait(st, cx, Side::Read),
             };
-            if st.should_yield(Side::Read) {
-                return yield_now(cx);
-            }
             let (taken, n) = take(&mut st.buf, max);
             fx.consumed(st.writer, n);
             wake_unlocked(st, Side::Write, Some(cx.waker()));

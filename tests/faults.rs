@@ -256,7 +256,7 @@ fn a_framed_codec_survives_short_io_latency_and_a_stall() {
 }
 
 #[test]
-fn rustls_survives_short_io_and_latency_with_every_byte_checked() {
+fn rustls_survives_short_io_latency_and_a_stall_with_every_byte_checked() {
     use futures_rustls::pki_types::ServerName;
     let (acceptor, connector) = common::tls_configs(futures_rustls::rustls::DEFAULT_VERSIONS);
 
@@ -270,7 +270,20 @@ fn rustls_survives_short_io_and_latency_with_every_byte_checked() {
             let server = async {
                 let mut tls = acceptor.accept(s).await.unwrap();
                 let mut got = vec![0; up.len()];
-                tls.read_exact(&mut got).await.unwrap();
+                let (first, rest) = got.split_at_mut(50_000);
+                tls.read_exact(first).await.unwrap();
+                // Mid-stream, a stall holds the client's records: no read completes.
+                faults.stall(Toward::Listener);
+                {
+                    let read = tls.read_exact(rest);
+                    futures::pin_mut!(read);
+                    for _ in 0..10 {
+                        assert!(futures::poll!(read.as_mut()).is_pending());
+                        yield_now().await;
+                    }
+                    faults.release(Toward::Listener);
+                    read.await.unwrap();
+                }
                 tls.write_all(&down).await.unwrap();
                 tls.close().await.unwrap();
                 got
