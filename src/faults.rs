@@ -985,11 +985,13 @@ impl LinkFaults {
     }
 
     /// Runs `hook` once the last handle of `end` is gone.
+    #[cfg(feature = "net")]
     pub(crate) fn when_gone(&self, end: End, hook: OnGone) {
         *self.on_gone.lock().unwrap_or_else(|e| e.into_inner()) = Some((end, hook));
     }
 
     /// Drops the hook set by [`when_gone`](LinkFaults::when_gone) without running it.
+    #[cfg(feature = "net")]
     pub(crate) fn forget_gone(&self) {
         let hook = self
             .on_gone
