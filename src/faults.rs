@@ -135,7 +135,6 @@ pub struct FaultStats {
 struct Shared {
     seed: u64,
     config: Mutex<Config>,
-    /// Whether any per-operation knob is set, so that operations skip the config lock.
     counters: Counters,
     /// The connections made under these faults, to apply changes to.
     links: Mutex<Vec<Weak<Link>>>,
@@ -536,7 +535,7 @@ impl Faults {
     /// # }).unwrap();
     /// ```
     pub fn reset_after_bytes(&self, n: Option<u64>) -> &Faults {
-        self.update(|c| c.reset_after_bytes = n)
+        self.configure(|c| c.reset_after_bytes = n)
     }
 
     /// Resets each connection when `at` passes on its network's clock (a connection made
@@ -566,7 +565,7 @@ impl Faults {
     /// # }).unwrap();
     /// ```
     pub fn reset_at(&self, at: Option<Instant>) -> &Faults {
-        self.update(|c| c.reset_at = at);
+        self.configure(|c| c.reset_at = at);
         for fx in self.links().iter().filter_map(|l| l.faults()) {
             fx.arm_reset(at);
         }
@@ -592,7 +591,7 @@ impl Faults {
     /// # }).unwrap();
     /// ```
     pub fn refuse_dials(&self, n: u64) -> &Faults {
-        self.update(|c| c.refuse = c.refuse.saturating_add(n))
+        self.configure(|c| c.refuse = c.refuse.saturating_add(n))
     }
 
     /// The next `n` dials wait out their handshake timeout and fail with
@@ -619,7 +618,7 @@ impl Faults {
     /// # }).unwrap();
     /// ```
     pub fn time_out_dials(&self, n: u64) -> &Faults {
-        self.update(|c| c.time_out = c.time_out.saturating_add(n))
+        self.configure(|c| c.time_out = c.time_out.saturating_add(n))
     }
 
     /// The next `n` dials wait `by` before they reach the listener; the wait counts against
@@ -647,7 +646,7 @@ impl Faults {
     /// # }).unwrap();
     /// ```
     pub fn delay_dials(&self, n: u64, by: Duration) -> &Faults {
-        self.update(|c| c.delay = (n, by))
+        self.configure(|c| c.delay = (n, by))
     }
 
     /// While `full`, every dial fails at once with
@@ -670,7 +669,7 @@ impl Faults {
     /// # }).unwrap();
     /// ```
     pub fn fill_backlog(&self, full: bool) -> &Faults {
-        self.update(|c| c.fill_backlog = full)
+        self.configure(|c| c.fill_backlog = full)
     }
 
     /// What these faults have done so far.
@@ -696,10 +695,17 @@ impl Faults {
         self.shared.config()
     }
 
-    /// Changes the config, then wakes every waiting operation of every connection, which
-    /// re-checks under the new settings.
-    fn update(&self, change: impl FnOnce(&mut Config)) -> &Faults {
+    /// Changes a setting that no waiting operation depends on (dial faults, resets, which
+    /// arm or act on their own).
+    fn configure(&self, change: impl FnOnce(&mut Config)) -> &Faults {
         change(&mut self.config());
+        self
+    }
+
+    /// Changes a setting waiting reads may depend on, then wakes every waiting operation of
+    /// every connection, which re-checks under the new settings.
+    fn update(&self, change: impl FnOnce(&mut Config)) -> &Faults {
+        self.configure(change);
         for link in self.links() {
             link.pipe(End::Dialed).wake_waiters();
             link.pipe(End::Accepted).wake_waiters();
