@@ -1,11 +1,10 @@
 //! Accepting: the futures behind [`Listener::accept`] and [`Listener::incoming`], and the
 //! listener's accept deadline.
 
+use crate::sync::{self, Arc, AtomicBool, Mutex, MutexGuard, Ordering};
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 
@@ -54,7 +53,7 @@ impl AcceptGate {
     }
 
     fn lock(&self) -> MutexGuard<'_, GateState> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+        sync::lock(&self.state)
     }
 
     /// Sets the deadline and wakes the waiting `accept`s, which re-check it.

@@ -1,9 +1,8 @@
 //! A listener's backlog: the dial requests waiting for `accept`, and the handshake that settles
 //! each of them exactly once.
 
+use crate::sync::{Arc, AtomicBool, AtomicUsize, Ordering};
 use std::fmt;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
 
 use async_channel::{Receiver, Recv, Sender, TryRecvError};
 

@@ -1,11 +1,11 @@
 //! The clock that deadlines, handshake timeouts and fault delays run on: the wall clock, a
 //! manual clock a test advances, or tokio's clock.
 
+use crate::sync::{self, Arc, Mutex, MutexGuard};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
@@ -133,10 +133,16 @@ impl Clock {
     /// A timer that completes once `dur` has passed on this clock, or `None` when its end lies
     /// beyond what [`Instant`] can represent (it would never fire).
     pub(crate) fn sleep(&self, dur: Duration) -> Option<Sleep> {
-        let at = self.now().checked_add(dur)?;
+        self.sleep_until(self.now().checked_add(dur)?)
+    }
+
+    /// A timer that completes once `at` has passed on this clock (see [`sleep`](Clock::sleep)).
+    /// The clock is read at most once, for the wall clock's relative timer: a manual clock
+    /// advanced by another thread meanwhile must not push the timer past `at`.
+    pub(crate) fn sleep_until(&self, at: Instant) -> Option<Sleep> {
         at.checked_add(Duration::from_secs(1))?;
         Some(match &self.kind {
-            Kind::System => Sleep::Wall(Delay::new(dur)),
+            Kind::System => Sleep::Wall(Delay::new(at.saturating_duration_since(Instant::now()))),
             Kind::Manual(m) => Sleep::Manual(ManualSleep {
                 clock: m.clone(),
                 at,
@@ -150,11 +156,6 @@ impl Clock {
                 )))
             }
         })
-    }
-
-    /// A timer that completes once `at` has passed on this clock (see [`sleep`](Clock::sleep)).
-    pub(crate) fn sleep_until(&self, at: Instant) -> Option<Sleep> {
-        self.sleep(at.saturating_duration_since(self.now()))
     }
 }
 
@@ -228,7 +229,7 @@ struct ManualState {
 
 impl Manual {
     fn lock(&self) -> MutexGuard<'_, ManualState> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+        sync::lock(&self.state)
     }
 
     fn now(&self) -> Instant {

@@ -1,10 +1,9 @@
 //! Deadlines: checking them without a timer, and the one timer that wakes those waiting on one.
 
+use crate::sync::{self, Arc, AtomicBool, Mutex, Ordering};
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::task::Context;
 use std::time::Instant;
 
@@ -80,7 +79,7 @@ impl Timer {
         on_fire: impl FnOnce() -> OnFire,
         keep: impl FnOnce(Instant) -> bool,
     ) {
-        let mut armed = self.armed.lock().unwrap();
+        let mut armed = sync::lock(&self.armed);
         if let Some(a) = armed.as_ref() {
             if keep(a.at) && !a.fire.fired.load(Ordering::Acquire) {
                 return;
@@ -114,14 +113,14 @@ impl Timer {
 
     /// Cancels the timer, if armed (the deadline was cleared).
     pub(crate) fn disarm(&self) {
-        let old = self.armed.lock().unwrap().take();
+        let old = sync::lock(&self.armed).take();
         drop(old);
     }
 }
 
 impl fmt::Debug for Timer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let at = self.armed.lock().unwrap().as_ref().map(|a| a.at);
+        let at = sync::lock(&self.armed).as_ref().map(|a| a.at);
         f.debug_struct("Timer").field("armed_for", &at).finish()
     }
 }

@@ -2,10 +2,9 @@
 //! partitions, resets and dial faults, applied to the connections a `Network` or a listener
 //! makes.
 
+use crate::sync::{self, Arc, AtomicBool, AtomicU64, Mutex, MutexGuard, Ordering, Weak};
 use std::collections::VecDeque;
 use std::fmt;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 
 use crate::clock::Clock;
@@ -715,7 +714,7 @@ impl Faults {
 
     /// The live connections made under these faults.
     fn links(&self) -> Vec<Arc<Link>> {
-        let links = self.shared.links.lock().unwrap_or_else(|e| e.into_inner());
+        let links = sync::lock(&self.shared.links);
         links.iter().filter_map(Weak::upgrade).collect()
     }
 
@@ -782,7 +781,7 @@ impl Faults {
 
 impl Shared {
     fn config(&self) -> MutexGuard<'_, Config> {
-        self.config.lock().unwrap_or_else(|e| e.into_inner())
+        sync::lock(&self.config)
     }
 }
 
@@ -833,7 +832,8 @@ fn seed_from_env() -> Option<u64> {
 }
 
 fn fresh_seed() -> u64 {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    // A seed counter, not a protocol: the standard library's atomic even under loom.
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos() as u64);
@@ -948,21 +948,14 @@ pub(crate) enum Readable {
 
 impl LinkFaults {
     fn pipe(&self, writer: End) -> MutexGuard<'_, PipeFaults> {
-        self.pipes[writer.index()]
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
+        sync::lock(&self.pipes[writer.index()])
     }
 
     /// Registers the new connection with its faults (so that later changes reach it) and arms
     /// its reset timer; called once the connection exists.
     pub(crate) fn start(&self) {
         {
-            let mut links = self
-                .faults
-                .shared
-                .links
-                .lock()
-                .unwrap_or_else(|e| e.into_inner());
+            let mut links = sync::lock(&self.faults.shared.links);
             if links.len() >= 64 && links.len().is_power_of_two() {
                 links.retain(|l| l.strong_count() > 0);
             }
@@ -993,23 +986,19 @@ impl LinkFaults {
     /// Runs `hook` once the last handle of `end` is gone.
     #[cfg(feature = "net")]
     pub(crate) fn when_gone(&self, end: End, hook: OnGone) {
-        *self.on_gone.lock().unwrap_or_else(|e| e.into_inner()) = Some((end, hook));
+        *sync::lock(&self.on_gone) = Some((end, hook));
     }
 
     /// Drops the hook set by [`when_gone`](LinkFaults::when_gone) without running it.
     #[cfg(feature = "net")]
     pub(crate) fn forget_gone(&self) {
-        let hook = self
-            .on_gone
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take();
+        let hook = sync::lock(&self.on_gone).take();
         drop(hook);
     }
 
     /// The last handle of `end` is gone.
     pub(crate) fn end_gone(&self, end: End) {
-        let mut slot = self.on_gone.lock().unwrap_or_else(|e| e.into_inner());
+        let mut slot = sync::lock(&self.on_gone);
         if slot.as_ref().is_some_and(|(e, _)| *e == end) {
             let (_, hook) = slot.take().expect("checked");
             drop(slot);

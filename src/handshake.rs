@@ -2,10 +2,9 @@
 //! up, or by the listener closing.
 
 use std::fmt;
-use std::sync::atomic::{AtomicU8, Ordering};
 use std::task::Waker;
 
-use futures::task::AtomicWaker;
+use crate::sync::{AtomicU8, AtomicWaker, Ordering};
 
 /// The handshake state of one dial, part of the connection it dials. Its state moves once from
 /// pending to one of the others, by a compare-and-swap, so that of `accept`, the dialer giving

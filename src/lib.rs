@@ -258,13 +258,19 @@ pub mod guide;
 mod handshake;
 mod link;
 mod listener;
+#[cfg(loom)]
+#[doc(hidden)]
+pub mod loom_hooks;
 #[cfg(feature = "net")]
 #[cfg_attr(docsrs, doc(cfg(feature = "net")))]
 pub mod net;
 mod network;
 mod pipe;
 mod reader;
+#[cfg(any(feature = "net", loom))]
+mod readiness;
 mod ring;
+mod sync;
 #[cfg(feature = "tonic")]
 mod tonic_connected;
 mod waiters;

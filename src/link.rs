@@ -1,8 +1,7 @@
 //! What the two ends of one connection share: its two directions, its addresses, how many
 //! handles each end has, and the handshake that set it up.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Weak};
+use crate::sync::{Arc, AtomicUsize, Ordering, Weak};
 
 use crate::clock::Clock;
 use crate::faults::LinkFaults;

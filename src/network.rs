@@ -1,9 +1,8 @@
 //! Registries of names: the global one and isolated ones.
 
+use crate::sync::{self, Arc, AtomicBool, AtomicU64, Mutex, MutexGuard, Ordering, Weak};
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 
 use once_cell::sync::Lazy;
@@ -128,11 +127,7 @@ impl Network {
     /// assert_eq!(net.faults().map(|f| f.seed()), Some(3));
     /// ```
     pub fn set_faults(&self, faults: Option<Faults>) {
-        let mut slot = self
-            .registry
-            .faults
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
+        let mut slot = sync::lock(&self.registry.faults);
         self.registry
             .has_faults
             .store(faults.is_some(), Ordering::Release);
@@ -144,11 +139,7 @@ impl Network {
         if !self.registry.has_faults.load(Ordering::Acquire) {
             return None;
         }
-        self.registry
-            .faults
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        sync::lock(&self.registry.faults).clone()
     }
 
     /// The environment of a new connection `link` from `origin` to `listener`, under `faults`.
@@ -244,10 +235,7 @@ impl Network {
     }
 
     fn names(&self) -> MutexGuard<'_, HashMap<Box<str>, Arc<Backlog>>> {
-        self.registry
-            .names
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
+        sync::lock(&self.registry.names)
     }
 
     pub(crate) fn register(&self, name: &str, backlog: Arc<Backlog>) -> Result<(), Error> {

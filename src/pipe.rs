@@ -1,8 +1,8 @@
 //! One direction of a connection: a bounded byte buffer between the end that writes it and the
 //! end that reads it.
 
+use crate::sync::{self, Arc, Mutex, MutexGuard, OnceLock};
 use std::io;
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 
@@ -123,9 +123,7 @@ impl Pipe {
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
-        // Every update leaves the state consistent before anything can panic, so a poisoned lock
-        // (a panic elsewhere while it was held) is still safe to use.
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+        sync::lock(&self.state)
     }
 
     /// Reads into `out`. `fx` is the connection's faults, if any (here and below).

@@ -369,16 +369,18 @@ fn present_accept_deadline_wakes_a_blocked_accept() {
 
 #[test]
 fn accept_deadline_moved_later_keeps_accept_waiting() {
-    let net = Network::new();
+    // On a manual clock, so that a slow machine cannot pass the first deadline before the
+    // accept even waits.
+    let clock = chanstream::ManualClock::new();
+    let net = Network::with_clock(clock.clock());
     let listener = net.bind("svc").unwrap();
-    let first = Instant::now() + Duration::from_millis(30);
-    listener.set_deadline(Some(first));
+    listener.set_deadline(Some(clock.now() + Duration::from_secs(30)));
     let (acc, blocked) = signal_pending(listener.accept());
     std::thread::scope(|s| {
         let h = s.spawn(|| run(acc));
         blocked.recv().unwrap();
-        listener.set_deadline(Some(far()));
-        run(until(first + Duration::from_millis(20)));
+        listener.set_deadline(Some(clock.now() + Duration::from_secs(3600)));
+        clock.advance(Duration::from_secs(50));
         let client = run(net.connect("svc")).unwrap();
         assert_eq!(h.join().unwrap().unwrap().peer_addr(), client.local_addr());
     });

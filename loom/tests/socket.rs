@@ -1,0 +1,89 @@
+//! The protocol of one direction of a TCP or Unix socket (`net::Conn`): its shutdown flag,
+//! its deadline and its waiting tasks, over a stand-in for the reactor, model-checked as in
+//! `models.rs`.
+#![cfg(loom)]
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chanstream::loom_hooks::{Ended, SocketSide};
+use chanstream::Error;
+use loom::future::block_on;
+use loom::thread;
+
+mod common;
+use common::model;
+
+fn read(side: &SocketSide) -> Result<Ended, Error> {
+    block_on(futures::future::poll_fn(|cx| side.poll_read(cx)))
+}
+
+#[test]
+fn a_socket_read_waiting_for_the_reactor_ends_when_the_direction_is_shut() {
+    model(|| {
+        let side = Arc::new(SocketSide::new());
+        let other = side.clone();
+        let closer = thread::spawn(move || other.shut());
+        assert_eq!(read(&side), Ok(Ended::Shut));
+        closer.join().unwrap();
+    });
+}
+
+#[test]
+fn a_socket_read_is_woken_through_the_reactor_when_data_arrives() {
+    model(|| {
+        let side = Arc::new(SocketSide::new());
+        let other = side.clone();
+        let reactor = thread::spawn(move || other.make_readable());
+        assert_eq!(read(&side), Ok(Ended::Data));
+        reactor.join().unwrap();
+    });
+}
+
+#[test]
+fn a_socket_deadline_set_in_the_past_fails_a_waiting_read() {
+    model(|| {
+        let side = Arc::new(SocketSide::new());
+        let other = side.clone();
+        let setter = thread::spawn(move || other.set_deadline(Some(Instant::now())));
+        assert_eq!(read(&side), Err(Error::ReadTimeout));
+        setter.join().unwrap();
+    });
+}
+
+#[test]
+fn a_socket_deadline_set_in_the_past_while_data_arrives_fails_the_read_or_lets_it_read() {
+    model(|| {
+        let side = Arc::new(SocketSide::new());
+        let (a, b) = (side.clone(), side.clone());
+        let setter = thread::spawn(move || a.set_deadline(Some(Instant::now())));
+        let reactor = thread::spawn(move || b.make_readable());
+        let out = read(&side);
+        assert!(
+            matches!(out, Ok(Ended::Data) | Err(Error::ReadTimeout)),
+            "{out:?}"
+        );
+        setter.join().unwrap();
+        reactor.join().unwrap();
+        // Once both have happened, the deadline wins: reads fail and move nothing.
+        assert_eq!(read(&side), Err(Error::ReadTimeout));
+    });
+}
+
+#[test]
+fn a_socket_deadline_moved_later_or_cleared_keeps_a_read_waiting_until_shut() {
+    model(|| {
+        let side = Arc::new(SocketSide::new());
+        // Far enough ahead that no timer fires while the model runs.
+        let later = Instant::now() + Duration::from_secs(3600);
+        side.set_deadline(Some(later));
+        let other = side.clone();
+        let mover = thread::spawn(move || {
+            other.set_deadline(Some(later + Duration::from_secs(3600)));
+            other.set_deadline(None);
+            other.shut();
+        });
+        assert_eq!(read(&side), Ok(Ended::Shut));
+        mover.join().unwrap();
+    });
+}
