@@ -9,9 +9,10 @@ mod socket {
     use std::task::{Context, Poll};
     use std::time::Instant;
 
-    use crate::readiness::Side;
+    use crate::readiness::{self, Side};
     use crate::sync::{AtomicBool, AtomicWaker, Ordering};
     use crate::Error;
+    use crate::ManualClock;
 
     /// One direction of a socket (its shutdown flag, deadline and waiting tasks) over a
     /// stand-in for the reactor: the socket becomes readable when
@@ -19,6 +20,7 @@ mod socket {
     /// direction handed to the "reactor", as async-io would.
     pub struct SocketSide {
         side: Side,
+        clock: ManualClock,
         readable: AtomicBool,
         reactor: AtomicWaker,
     }
@@ -40,9 +42,13 @@ mod socket {
 
     impl SocketSide {
         #[allow(clippy::new_without_default)]
+        /// A side on a manual clock of its own.
         pub fn new() -> SocketSide {
+            readiness::fix_base();
+            let clock = ManualClock::new();
             SocketSide {
-                side: Side::new(),
+                side: Side::with_clock(clock.clock()),
+                clock,
                 readable: AtomicBool::new(false),
                 reactor: AtomicWaker::new(),
             }
@@ -79,6 +85,11 @@ mod socket {
 
         pub fn set_deadline(&self, at: Option<Instant>) {
             self.side.dir.set_deadline(at);
+        }
+
+        /// Its clock, to set deadlines on and advance.
+        pub fn clock(&self) -> &ManualClock {
+            &self.clock
         }
 
         /// The "reactor" reports the socket readable.

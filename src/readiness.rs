@@ -37,6 +37,8 @@ pub(crate) struct Direction {
     /// than that deadline and then re-checks it. So a deadline moved later needs no timer of
     /// its own: the one armed fires early, finds the deadline not passed, and is re-armed.
     deadline: AtomicU64,
+    /// The clock deadlines are read on and timers run on: the wall clock for sockets.
+    clock: Clock,
     /// Distinct tasks waiting since the last wake-up.
     waiters: Mutex<Vec<Waker>>,
     /// Whether `waiters` may be non-empty, read without its lock by a deadline change (which
@@ -54,6 +56,12 @@ const EXPIRED: u64 = 1 << 63;
 /// The origin of the nanosecond deadlines; an earlier instant counts as 0 (passed).
 static BASE: Lazy<Instant> = Lazy::new(Instant::now);
 
+/// Fixes [`BASE`] now, if it is not yet: a clock whose instants are to count must start after.
+#[cfg(loom)]
+pub(crate) fn fix_base() {
+    Lazy::force(&BASE);
+}
+
 fn nanos(at: Instant) -> u64 {
     at.checked_duration_since(*BASE).map_or(0, |d| {
         u64::try_from(d.as_nanos()).map_or(NONE - 1, |n| n.min(NONE - 1))
@@ -70,10 +78,11 @@ fn expired(state: u64) -> bool {
 }
 
 impl Direction {
-    pub(crate) fn new() -> Arc<Direction> {
+    fn new(clock: Clock) -> Arc<Direction> {
         Arc::new(Direction {
             shut: AtomicBool::new(false),
             deadline: AtomicU64::new(NONE),
+            clock,
             waiters: Mutex::new(Vec::new()),
             waiting: AtomicBool::new(false),
             timer: Timer::new(),
@@ -109,7 +118,7 @@ impl Direction {
     /// nothing. (Cancelling it here could cancel the timer a concurrent `set_deadline`
     /// counts on.)
     pub(crate) fn set_deadline(self: &Arc<Self>, at: Option<Instant>) {
-        self.set_deadline_at(at, Instant::now);
+        self.set_deadline_at(at, || self.clock.now());
     }
 
     /// [`set_deadline`](Direction::set_deadline), with the clock read by `now` (once for the
@@ -153,7 +162,7 @@ impl Direction {
             return; // beyond what `Instant` holds: it never passes
         };
         let weak = Arc::downgrade(self);
-        self.timer.arm_by(&Clock::SYSTEM, at, move || {
+        self.timer.arm_by(&self.clock, at, move || {
             Box::new(move || {
                 if let Some(dir) = weak.upgrade() {
                     dir.fire();
@@ -167,7 +176,7 @@ impl Direction {
     fn fire(self: &Arc<Self>) {
         let mut state = self.deadline.load(Ordering::SeqCst);
         while state != NONE && !expired(state) {
-            if nanos(Instant::now()) < state {
+            if nanos(self.clock.now()) < state {
                 return self.arm(state);
             }
             match self.deadline.compare_exchange(
@@ -229,8 +238,15 @@ pub(crate) struct Side {
 }
 
 impl Side {
+    /// A side on the wall clock, as every socket's.
+    #[cfg(feature = "net")]
     pub(crate) fn new() -> Side {
-        let dir = Direction::new();
+        Side::with_clock(Clock::SYSTEM)
+    }
+
+    /// A side whose deadlines run on `clock` (see [`fix_base`]).
+    pub(crate) fn with_clock(clock: Clock) -> Side {
+        let dir = Direction::new(clock);
         Side {
             waker: Waker::from(dir.clone()),
             dir,

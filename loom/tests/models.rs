@@ -18,7 +18,7 @@ use loom::future::block_on;
 use loom::thread::{self, JoinHandle};
 
 mod common;
-use common::model;
+use common::{model, model_within};
 
 /// A listener named "m" on a network of its own, on a manual clock.
 fn listen(buffer: usize) -> (Network, ManualClock, Listener) {
@@ -160,6 +160,63 @@ fn a_deadline_cleared_while_a_read_waits_lets_it_wait_for_data() {
         let mut byte = [0; 1];
         assert_eq!(block_on(dialed.read(&mut byte)).unwrap(), 1);
         drop(clearer.join().unwrap());
+    });
+}
+
+#[test]
+fn a_shutdown_of_both_ways_on_one_clone_ends_a_read_and_a_write_waiting_on_others() {
+    model(|| {
+        let (dialed, _accepted, _clock) = pair(1);
+        let mut writer = dialed.clone();
+        let writing = thread::spawn(move || write_error(&mut writer, b"ab"));
+        let closer = dialed.clone();
+        let closing = thread::spawn(move || closer.shutdown(Shutdown::Both).unwrap());
+        let mut reader = dialed;
+        assert_eq!(read_all(&mut reader), b"");
+        assert_eq!(writing.join().unwrap(), Some(Error::ConnectionClosed));
+        closing.join().unwrap();
+    });
+}
+
+#[test]
+fn a_deadline_set_in_the_past_fails_a_write_waiting_for_room() {
+    model(|| {
+        let (mut dialed, _accepted, clock) = pair(1);
+        let other = dialed.clone();
+        let setter = thread::spawn(move || other.set_write_deadline(Some(clock.now())));
+        assert_eq!(write_error(&mut dialed, b"ab"), Some(Error::WriteTimeout));
+        setter.join().unwrap();
+    });
+}
+
+#[test]
+fn a_past_deadline_racing_arriving_bytes_fails_the_read_or_lets_it_read_them() {
+    model(|| {
+        let (mut dialed, accepted, clock) = pair(4);
+        let other = dialed.clone();
+        let setter = thread::spawn(move || other.set_read_deadline(Some(clock.now())));
+        let writer = thread::spawn(move || {
+            let mut accepted = accepted;
+            block_on(accepted.write_all(b"x")).unwrap();
+            accepted
+        });
+        let mut b = [0; 1];
+        let first = block_on(dialed.read(&mut b)).map_err(|e| kind(&e));
+        setter.join().unwrap();
+        let _accepted = writer.join().unwrap();
+        // Once the deadline is set, reads fail and move nothing; cleared, the byte is there
+        // unless the first read took it.
+        let second = block_on(dialed.read(&mut b)).map_err(|e| kind(&e));
+        assert_eq!(second, Err(Some(Error::ReadTimeout)));
+        dialed.set_read_deadline(None);
+        match first {
+            Ok(1) => {}
+            Err(Some(Error::ReadTimeout)) => {
+                assert_eq!(block_on(dialed.read(&mut b)).unwrap(), 1);
+            }
+            other => panic!("first read: {other:?}"),
+        }
+        assert_eq!(&b, b"x");
     });
 }
 
@@ -340,6 +397,56 @@ fn a_dial_racing_a_listener_close_is_accepted_or_refused() {
             acceptor.join().unwrap(),
             &[Error::ConnectionRefused],
         );
+    });
+}
+
+#[test]
+fn two_accepts_waiting_share_one_dial_and_the_other_sees_the_close() {
+    // Four threads: one preemption keeps it to seconds (60 s with two).
+    model_within(1, || {
+        let (net, _clock, listener) = listen(4);
+        let listener = Arc::new(listener);
+        let accepts: Vec<Ending> = (0..2)
+            .map(|_| {
+                let l = listener.clone();
+                thread::spawn(move || block_on(l.accept()))
+            })
+            .collect();
+        let dialed = block_on(net.connect("m")).unwrap();
+        listener.close();
+        let mut outcomes: Vec<_> = accepts.into_iter().map(|h| h.join().unwrap()).collect();
+        outcomes.sort_by_key(Result::is_err);
+        match (&outcomes[0], &outcomes[1]) {
+            (Ok(accepted), Err(Error::ListenerClosed)) => {
+                assert_eq!(accepted.peer_addr(), dialed.local_addr());
+            }
+            other => panic!("two accepts and one dial: {other:?}"),
+        }
+    });
+}
+
+#[test]
+fn an_accept_deadline_timer_racing_a_dial_accepts_it_or_times_out_and_leaves_it_queued() {
+    model(|| {
+        let (net, clock, listener) = listen(4);
+        listener.set_deadline(Some(clock.now() + Duration::from_secs(1)));
+        let listener = Arc::new(listener);
+        let ticker = thread::spawn(move || clock.advance(Duration::from_secs(2)));
+        let dialer = thread::spawn(move || block_on(net.connect("m")));
+        let accepted = block_on(listener.accept());
+        ticker.join().unwrap();
+        match accepted {
+            Ok(_) => {
+                dialer.join().unwrap().unwrap();
+            }
+            Err(Error::AcceptTimeout) => {
+                // The dial waits on; the deadline cleared, the next accept takes it.
+                listener.set_deadline(None);
+                block_on(listener.accept()).unwrap();
+                dialer.join().unwrap().unwrap();
+            }
+            Err(e) => panic!("accept: {e:?}"),
+        }
     });
 }
 

@@ -4,7 +4,7 @@
 #![cfg(loom)]
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chanstream::loom_hooks::{Ended, SocketSide};
 use chanstream::Error;
@@ -45,7 +45,7 @@ fn a_socket_deadline_set_in_the_past_fails_a_waiting_read() {
     model(|| {
         let side = Arc::new(SocketSide::new());
         let other = side.clone();
-        let setter = thread::spawn(move || other.set_deadline(Some(Instant::now())));
+        let setter = thread::spawn(move || other.set_deadline(Some(other.clock().now())));
         assert_eq!(read(&side), Err(Error::ReadTimeout));
         setter.join().unwrap();
     });
@@ -56,7 +56,7 @@ fn a_socket_deadline_set_in_the_past_while_data_arrives_fails_the_read_or_lets_i
     model(|| {
         let side = Arc::new(SocketSide::new());
         let (a, b) = (side.clone(), side.clone());
-        let setter = thread::spawn(move || a.set_deadline(Some(Instant::now())));
+        let setter = thread::spawn(move || a.set_deadline(Some(a.clock().now())));
         let reactor = thread::spawn(move || b.make_readable());
         let out = read(&side);
         assert!(
@@ -71,16 +71,30 @@ fn a_socket_deadline_set_in_the_past_while_data_arrives_fails_the_read_or_lets_i
 }
 
 #[test]
+fn a_socket_deadline_timer_firing_fails_a_waiting_read() {
+    model(|| {
+        let side = Arc::new(SocketSide::new());
+        side.set_deadline(Some(side.clock().now() + Duration::from_secs(1)));
+        let other = side.clone();
+        let ticker = thread::spawn(move || other.clock().advance(Duration::from_secs(2)));
+        assert_eq!(read(&side), Err(Error::ReadTimeout));
+        ticker.join().unwrap();
+    });
+}
+
+#[test]
 fn a_socket_deadline_moved_later_or_cleared_keeps_a_read_waiting_until_shut() {
     model(|| {
         let side = Arc::new(SocketSide::new());
-        // Far enough ahead that no timer fires while the model runs.
-        let later = Instant::now() + Duration::from_secs(3600);
-        side.set_deadline(Some(later));
+        let first = side.clock().now() + Duration::from_secs(1);
+        side.set_deadline(Some(first));
         let other = side.clone();
         let mover = thread::spawn(move || {
-            other.set_deadline(Some(later + Duration::from_secs(3600)));
+            // The timer armed for the first deadline fires early and is armed again.
+            other.set_deadline(Some(first + Duration::from_secs(10)));
+            other.clock().advance(Duration::from_secs(2));
             other.set_deadline(None);
+            other.clock().advance(Duration::from_secs(20));
             other.shut();
         });
         assert_eq!(read(&side), Ok(Ended::Shut));
