@@ -12,7 +12,7 @@ use once_cell::sync::Lazy;
 
 use crate::clock::Clock;
 use crate::deadline::Timer;
-use crate::sync::{Arc, AtomicBool, AtomicU64, Mutex, MutexGuard, Ordering};
+use crate::sync::{self, Arc, AtomicBool, AtomicU64, Mutex, MutexGuard, Ordering};
 use crate::Error;
 
 /// One direction of a socket (its reads, its writes, or a listener's accepts): the local
@@ -90,7 +90,7 @@ impl Direction {
     }
 
     fn lock(&self) -> MutexGuard<'_, Vec<Waker>> {
-        self.waiters.lock().unwrap_or_else(|e| e.into_inner())
+        sync::lock(&self.waiters)
     }
 
     pub(crate) fn is_shut(&self) -> bool {

@@ -7,5 +7,7 @@
 mod model;
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
-    model::run(&mut model::Bytes(data), 400);
+    if let Err(msg) = model::run(&mut model::Bytes(data), 400) {
+        panic!("{msg}");
+    }
 });

@@ -18,36 +18,46 @@ fn read(side: &SocketSide) -> Result<Ended, Error> {
     block_on(futures::future::poll_fn(|cx| side.poll_read(cx)))
 }
 
+/// A read of `side` while another thread runs `other` on it.
+fn read_while(
+    side: SocketSide,
+    other: impl FnOnce(&SocketSide) + Send + 'static,
+) -> Result<Ended, Error> {
+    let side = Arc::new(side);
+    let theirs = side.clone();
+    let thread = thread::spawn(move || other(&theirs));
+    let out = read(&side);
+    thread.join().unwrap();
+    out
+}
+
 #[test]
 fn a_socket_read_waiting_for_the_reactor_ends_when_the_direction_is_shut() {
     model(|| {
-        let side = Arc::new(SocketSide::new());
-        let other = side.clone();
-        let closer = thread::spawn(move || other.shut());
-        assert_eq!(read(&side), Ok(Ended::Shut));
-        closer.join().unwrap();
+        let side = SocketSide::new();
+        assert_eq!(read_while(side, |other| other.shut()), Ok(Ended::Shut));
     });
 }
 
 #[test]
 fn a_socket_read_is_woken_through_the_reactor_when_data_arrives() {
     model(|| {
-        let side = Arc::new(SocketSide::new());
-        let other = side.clone();
-        let reactor = thread::spawn(move || other.make_readable());
-        assert_eq!(read(&side), Ok(Ended::Data));
-        reactor.join().unwrap();
+        let side = SocketSide::new();
+        assert_eq!(
+            read_while(side, |other| other.make_readable()),
+            Ok(Ended::Data)
+        );
     });
 }
 
 #[test]
 fn a_socket_deadline_set_in_the_past_fails_a_waiting_read() {
     model(|| {
-        let side = Arc::new(SocketSide::new());
-        let other = side.clone();
-        let setter = thread::spawn(move || other.set_deadline(Some(other.clock().now())));
-        assert_eq!(read(&side), Err(Error::ReadTimeout));
-        setter.join().unwrap();
+        let side = SocketSide::new();
+        assert_eq!(
+            read_while(side, |other| other.set_deadline(Some(other.clock().now()))),
+            Err(Error::ReadTimeout)
+        );
     });
 }
 
@@ -73,12 +83,12 @@ fn a_socket_deadline_set_in_the_past_while_data_arrives_fails_the_read_or_lets_i
 #[test]
 fn a_socket_deadline_timer_firing_fails_a_waiting_read() {
     model(|| {
-        let side = Arc::new(SocketSide::new());
+        let side = SocketSide::new();
         side.set_deadline(Some(side.clock().now() + Duration::from_secs(1)));
-        let other = side.clone();
-        let ticker = thread::spawn(move || other.clock().advance(Duration::from_secs(2)));
-        assert_eq!(read(&side), Err(Error::ReadTimeout));
-        ticker.join().unwrap();
+        assert_eq!(
+            read_while(side, |other| other.clock().advance(Duration::from_secs(2))),
+            Err(Error::ReadTimeout)
+        );
     });
 }
 

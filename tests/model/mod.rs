@@ -695,9 +695,9 @@ impl Default for Run {
     }
 }
 
-/// Runs up to `steps` operations; panics, with the trace, at the first departure from the
-/// model.
-pub fn run(choices: &mut dyn Choices, steps: usize) {
+/// Runs up to `steps` operations; at the first departure from the model, returns what
+/// departed and the operations that led there.
+pub fn run(choices: &mut dyn Choices, steps: usize) -> Result<(), String> {
     let mut run = Run::new();
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         for _ in 0..steps {
@@ -706,13 +706,12 @@ pub fn run(choices: &mut dyn Choices, steps: usize) {
             }
         }
     }));
-    if let Err(panic) = outcome {
-        let trace = run.trace.join("\n  ");
+    outcome.map_err(|panic| {
         let msg = panic
             .downcast_ref::<String>()
             .cloned()
             .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
             .unwrap_or_default();
-        panic!("{msg}\nafter:\n  {trace}");
-    }
+        format!("{msg}\nafter:\n  {}", run.trace.join("\n  "))
+    })
 }
