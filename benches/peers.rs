@@ -172,6 +172,31 @@ fn block_on<T>(peer: Peer, fut: impl std::future::Future<Output = T>) -> T {
     }
 }
 
+/// Runs `a` and `b` on two threads of their own, pinned to two different cores (when the
+/// machine reports them), so that the pinning does not outlive the measurement.
+fn on_two_cores<A: Send, B: Send>(
+    a: impl FnOnce() -> A + Send,
+    b: impl FnOnce() -> B + Send,
+) -> (A, B) {
+    let cores = core_affinity::get_core_ids().unwrap_or_default();
+    let pin = |i: usize| {
+        if let Some(c) = cores.get(i) {
+            core_affinity::set_for_current(*c);
+        }
+    };
+    std::thread::scope(|s| {
+        let a = s.spawn(|| {
+            pin(0);
+            a()
+        });
+        let b = s.spawn(|| {
+            pin(1);
+            b()
+        });
+        (a.join().unwrap(), b.join().unwrap())
+    })
+}
+
 /// One-way throughput in GB/s: `total` bytes in writes of `write` bytes, reader buffer 64 KiB.
 fn throughput(peer: Peer, write: usize, total: usize, threads: bool) -> f64 {
     let l = listener(1);
@@ -196,26 +221,7 @@ fn throughput(peer: Peer, write: usize, total: usize, threads: bool) -> f64 {
     };
     let start = Instant::now();
     let got = if threads {
-        let cores = core_affinity::get_core_ids().unwrap_or_default();
-        std::thread::scope(|s| {
-            let cores = &cores;
-            let pin = move |i: usize| {
-                if let Some(c) = cores.get(i) {
-                    core_affinity::set_for_current(*c);
-                }
-            };
-            // Both ends on threads of their own, so that the pinning does not outlive the test.
-            let h = s.spawn(move || {
-                pin(0);
-                block_on(peer, send)
-            });
-            let got = s.spawn(move || {
-                pin(1);
-                block_on(peer, recv)
-            });
-            h.join().unwrap();
-            got.join().unwrap()
-        })
+        on_two_cores(|| block_on(peer, send), || block_on(peer, recv)).1
     } else {
         block_on(peer, async { futures::join!(send, recv).1 })
     };
@@ -340,11 +346,7 @@ fn ping_pong(peer: Peer, msg: usize, rounds: usize, threads: bool) -> f64 {
     };
     let start = Instant::now();
     if threads {
-        std::thread::scope(|s| {
-            let h = s.spawn(|| block_on(peer, server));
-            block_on(peer, client);
-            h.join().unwrap();
-        });
+        on_two_cores(|| block_on(peer, client), || block_on(peer, server));
     } else {
         block_on(peer, async { futures::join!(client, server) });
     }
@@ -479,6 +481,58 @@ fn idle_memory_child(peer: Peer, pairs: usize) {
         Peer::Unix => measure(pairs, || UnixStream::pair().unwrap()),
     };
     println!("{per_pair}");
+}
+
+/// What one `Instant::now()` costs, in ns (best of 5).
+fn clock_read_ns() -> f64 {
+    let reads = 1_000_000;
+    (0..5)
+        .map(|_| {
+            let start = Instant::now();
+            for _ in 0..reads {
+                std::hint::black_box(Instant::now());
+            }
+            start.elapsed().as_nanos() as f64 / reads as f64
+        })
+        .fold(f64::INFINITY, f64::min)
+}
+
+/// Copy speed in GB/s of `size`-byte blocks (`copy_from_slice`, i.e. `memcpy`), best of 5.
+fn copy_speed(size: usize) -> f64 {
+    let src = vec![1u8; size];
+    let mut dst = vec![0u8; size];
+    let reps = (256 << 20) / size;
+    (0..5)
+        .map(|_| {
+            let start = Instant::now();
+            for _ in 0..reps {
+                dst.copy_from_slice(std::hint::black_box(&src));
+                std::hint::black_box(&mut dst);
+            }
+            (reps * size) as f64 / start.elapsed().as_secs_f64() / 1e9
+        })
+        .fold(0.0, f64::max)
+}
+
+/// Some glibc builds copy 64-256 KiB blocks with `rep movsb`, which on some (virtual) machines
+/// runs many times slower than the vector loop used for other sizes, and hides every design
+/// difference between the streams. Says how fast 128 KiB and 1 MiB blocks copy, with a warning
+/// when 128 KiB copies run at less than a third of the speed of 1 MiB copies.
+fn memcpy_check() -> (bool, String) {
+    let (mid, large) = (copy_speed(128 << 10), copy_speed(1 << 20));
+    let slow = mid * 3.0 < large;
+    let speeds =
+        format!("memcpy: 128 KiB blocks at {mid:.1} GB/s, 1 MiB blocks at {large:.1} GB/s");
+    if slow {
+        let warning = format!(
+            "WARNING: {speeds}, the slow `rep movsb` copy: figures with 16-256 KiB writes \
+             measure it, not the streams. Run with \
+             GLIBC_TUNABLES=glibc.cpu.x86_rep_movsb_threshold=100000000."
+        );
+        (true, warning)
+    } else {
+        (false, format!("{speeds}: no slow copy"))
+    }
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -679,6 +733,10 @@ fn main() {
     let want = |section: &str| only.as_ref().map_or(true, |w| section.contains(w.as_str()));
     let runs = if quick { 3 } else { 7 };
     let scale = if quick { 1 } else { 4 };
+    let (slow_copy, memcpy) = memcpy_check();
+    if slow_copy {
+        eprintln!("{memcpy}\n");
+    }
     let mut rows = Vec::new();
 
     if want("throughput") {
@@ -784,6 +842,7 @@ fn main() {
 
     let mode = if quick { "quick" } else { "full" };
     println!("chanstream vs in-process peers ({mode} run, median of {runs})\n");
+    println!("{memcpy}\n");
     print_rows(&rows);
     println!("(unix pair memory lives in the kernel, not in the process: not measured)\n");
     print_targets(&rows);
@@ -887,6 +946,14 @@ fn print_targets(rows: &[Row]) {
         println!(
             "deadline set 5 s ahead before each read and write: ping-pong {:.2}x the same without",
             with.ours() / plain.ours()
+        );
+        // The caller's own `Instant::now()` before each of the 4 operations of a round trip,
+        // and the one clock read each set needs (a deadline already passed must fail at once).
+        let now = clock_read_ns();
+        println!(
+            "  (one Instant::now() takes {now:.0} ns here: the caller's 4 and the crate's 4 per round \
+             trip alone are {:.2}x the plain ping-pong)",
+            8.0 * now / plain.ours()
         );
     }
     if let Some(r) = get("set-up + 1 B echo + close") {

@@ -6,8 +6,9 @@ use std::fmt;
 
 use async_channel::{Receiver, Recv, Sender, TryRecvError};
 
+use crate::end::End;
 use crate::handshake::{Outcome, Settle};
-use crate::link::{End, Link};
+use crate::link::Link;
 use crate::{Addr, Conn, Error, Faults};
 
 /// The queue of dial requests of one listener.

@@ -8,10 +8,11 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use crate::connect::Connect;
-use crate::link::{End, Link};
+use crate::end::End;
+use crate::link::Link;
 use crate::pipe::{Pipe, Side};
 use crate::ring::Ring;
-use crate::{Addr, Error, Network};
+use crate::{Addr, Error, Network, Reader};
 
 /// One end of an in-process connection: a bidirectional byte stream with the semantics of a TCP
 /// socket.
@@ -181,7 +182,7 @@ impl Conn {
     /// # }).unwrap();
     /// ```
     pub fn local_addr(&self) -> Addr {
-        self.link.addr(self.end).clone()
+        self.link.addr(self.end)
     }
 
     /// The peer's address: the listener's name on a dialed end, the dialer's identity on an
@@ -198,7 +199,7 @@ impl Conn {
     /// # }).unwrap();
     /// ```
     pub fn peer_addr(&self) -> Addr {
-        self.link.addr(self.end.peer()).clone()
+        self.link.addr(self.end.peer())
     }
 
     /// Sets both the read and the write deadline; `None` clears them.
@@ -313,13 +314,104 @@ impl Conn {
         }
         Ok(())
     }
+
+    /// A [`Reader`] on this end, for reading in place.
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// use futures::io::{AsyncBufReadExt, AsyncWriteExt};
+    /// let net = chanstream::Network::new();
+    /// let listener = net.bind("svc")?;
+    /// let (mut client, server) = futures::try_join!(net.connect("svc"), listener.accept())?;
+    /// client.write_all(b"in place").await?;
+    /// let mut reader = server.reader();
+    /// assert_eq!(reader.fill_buf().await?, b"in place"); // the writer's bytes, not a copy
+    /// reader.consume_unpin(8);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn reader(&self) -> Reader {
+        Reader::new(self.clone())
+    }
+
+    /// Sends `chunk` without copying it when it can: a chunk no larger than the buffer size,
+    /// written while nothing is buffered, becomes the buffer itself, and a reader's
+    /// [`read_owned`](Conn::read_owned) receives the same allocation. A chunk written beside
+    /// buffered bytes is copied in once there is room for all of it; a chunk larger than the
+    /// buffer size is written in pieces, like [`write_all`](futures::io::AsyncWriteExt::write_all).
+    ///
+    /// Deadlines, shutdowns and the byte bound apply as to any write.
+    ///
+    /// # Errors
+    ///
+    /// As a write: `WriteTimeout`, or `ConnectionClosed` (kind `BrokenPipe`).
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropped while waiting, it sends nothing (and drops the chunk), except a chunk larger than
+    /// the buffer size, of which a prefix may have been sent.
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// let net = chanstream::Network::new();
+    /// let listener = net.listener().buffer_size(1 << 20).bind("svc")?;
+    /// let (client, server) = futures::try_join!(net.connect("svc"), listener.accept())?;
+    /// let chunk = vec![7u8; 1 << 20];
+    /// let address = chunk.as_ptr();
+    /// client.write_owned(chunk).await?;
+    /// let received = server.read_owned().await?;
+    /// assert_eq!(received.len(), 1 << 20);
+    /// assert_eq!(received.as_ptr(), address); // the same allocation: no copy
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
+    pub async fn write_owned(&self, chunk: Vec<u8>) -> io::Result<()> {
+        if chunk.len() > self.outgoing().capacity() {
+            let mut this = self;
+            return futures::io::AsyncWriteExt::write_all(&mut this, &chunk).await;
+        }
+        let mut chunk = Some(chunk);
+        futures::future::poll_fn(|cx| self.poll_write_chunk(cx, &mut chunk)).await
+    }
+
+    /// Receives every byte buffered so far (waiting for at least one) as one owned `Vec`; an
+    /// empty `Vec` means end of stream. When the buffered bytes are one chunk sent by
+    /// [`write_owned`](Conn::write_owned), this is that chunk's allocation, not a copy.
+    ///
+    /// # Errors
+    ///
+    /// As a read: `ReadTimeout`.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropped while waiting, it has taken nothing.
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// use futures::io::AsyncWriteExt;
+    /// let net = chanstream::Network::new();
+    /// let listener = net.bind("svc")?;
+    /// let (mut client, server) = futures::try_join!(net.connect("svc"), listener.accept())?;
+    /// client.write_all(b"one ").await?;
+    /// client.write_all(b"two").await?;
+    /// client.close().await?;
+    /// assert_eq!(server.read_owned().await?, b"one two"); // all that was buffered
+    /// assert!(server.read_owned().await?.is_empty()); // end of stream
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
+    pub async fn read_owned(&self) -> io::Result<Vec<u8>> {
+        let mut taken = Ring::default();
+        futures::future::poll_fn(|cx| self.poll_take(cx, &mut taken)).await?;
+        Ok(taken.into_vec())
+    }
 }
 
 impl fmt::Debug for Conn {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut d = f.debug_struct("Conn");
-        d.field("local", self.link.addr(self.end))
-            .field("peer", self.link.addr(self.end.peer()));
+        d.field("local", &self.link.addr(self.end))
+            .field("peer", &self.link.addr(self.end.peer()));
         if let Some(fx) = self.link.faults() {
             d.field("fault_seed", &fx.seed())
                 .field("fault_conn", &fx.conn());

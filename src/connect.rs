@@ -9,10 +9,11 @@ use std::time::Duration;
 
 use crate::backlog::Backlog;
 use crate::clock::Sleep;
+use crate::end::End;
 use crate::faults::DialFault;
 use crate::handshake::Outcome;
-use crate::link::{End, Link};
-use crate::{Addr, Conn, Error, Faults, Network};
+use crate::link::Link;
+use crate::{Conn, Error, Faults, Network};
 
 /// The future returned by [`Conn::connect`], [`Conn::connect_timeout`], [`Network::connect`] and
 /// [`Network::connect_timeout`]: resolves to the dialed end once a listener has accepted it.
@@ -265,10 +266,9 @@ fn begin(start: &mut Start) -> Result<State, Error> {
     let mut client = None;
     let origin = start.origin.take();
     backlog.enqueue(|| {
-        let dialer = Addr::numbered(backlog.addr().as_str(), network.next_dial());
         let name = backlog.addr().as_str();
         let link = Link::new(
-            dialer,
+            network.next_dial(),
             backlog.addr().clone(),
             backlog.buffer_size(),
             |me| network.env(faults.as_ref(), origin, name, me),

@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 
 use crate::clock::Clock;
 use crate::deadline::Timer;
-use crate::link::{End, Link};
+use crate::end::End;
+use crate::link::Link;
 
 /// The environment variable that replays one seed: [`Faults::random`] takes its seed from it,
 /// and [`Faults::for_each_seed`] runs only that seed when it is set.

@@ -200,8 +200,10 @@
 //!   split. The two directions share no lock. A [`Reader`] takes the whole ring at once by
 //!   swapping buffers with the connection, so in-place reading costs only the writer's copy,
 //!   and [`Conn::write_owned`] installs a chunk as the ring itself, so owned chunks move with
-//!   no copy. Both directions, both addresses and a handle count per end live in one
-//!   allocation; deadline state is allocated on first use.
+//!   no copy. Both directions, the listener's name, the dial's number and a handle count per
+//!   end live in one allocation (the dialed end's address, `name#number`, is made when asked
+//!   for, which saves an allocation per dial); deadline state and its timers are allocated on
+//!   first use.
 //!
 //!   A waiting task registers its waker under the direction's lock, and the task that changes
 //!   the state takes the waiters under that lock and wakes them once it is released (a wake-up
@@ -212,6 +214,25 @@
 //!   128 operations in a row that did not wait, a read or write yields once (it wakes its task
 //!   and returns `Pending`), so a stream that another thread keeps ready cannot starve the
 //!   other tasks of an executor.
+
+//!   The buffer is large (1 MiB by default) because with the two ends on two threads each
+//!   empty or full buffer costs a cross-thread wake-up, which on the 2-core machine measured
+//!   takes 10 to 50 µs; a larger buffer means fewer of them. With both ends on one thread a
+//!   large buffer would instead fall out of cache, as the writer fills it all before the
+//!   reader runs. So a write that wakes a waiting reader remembers it, and once 16 KiB are
+//!   buffered and that reader has not read, the next write yields once (between two reads):
+//!   a reader on the same thread then drains bytes still in cache, and a reader on another
+//!   thread, already running, loses nothing. For the same reason a copying write moves at most
+//!   256 KiB per call (`write_all` carries on with the rest). Measured: one thread, 16 KiB
+//!   writes, 1 MiB buffer (`buffer_size` benchmark), 20.7 GB/s without the hand-over and 56
+//!   GB/s with it; two threads, 16 KiB and 256 KiB writes (`peers` benchmark), 5.9 and
+//!   4.3 GB/s with a 256 KiB buffer, 10.8 to 15.3 and 10.9 to 13.6 GB/s over four runs with
+//!   1 MiB.
+//!
+//!   Both copies are made under the direction's lock, one side at a time. A lock-free ring
+//!   whose copies overlap (piper's design) was not built: with two threads the wake-ups, not
+//!   the copies, dominate (piper's own lock-free ring, 256 KiB, moved 4.1 to 4.7 GB/s at
+//!   256 KiB writes in the same runs), and it would need `unsafe`.
 //!
 //!   `async-channel` carries the backlog, not the bytes: a byte ring moves any mix of write
 //!   sizes with one lock per write and lets one read drain many writes, and with the swap and
@@ -247,6 +268,7 @@ mod connect;
 #[cfg(feature = "hyper")]
 mod connector;
 mod deadline;
+mod end;
 mod error;
 mod faults;
 #[cfg(all(feature = "axum", feature = "tonic", feature = "hyper"))]
@@ -300,20 +322,23 @@ pub use reader::Reader;
 pub const DEFAULT_BACKLOG: usize = 32;
 
 /// How many bytes each direction of a connection buffers, unless
-/// [`ListenerBuilder::buffer_size`] says otherwise: 256 KiB.
+/// [`ListenerBuilder::buffer_size`] says otherwise: 1 MiB.
 ///
-/// Chosen by measurement (the crate's `buffer_size` benchmark, on 2 cores): with reader and
-/// writer on two threads, where every full or empty buffer costs a cross-thread wake-up,
-/// 256 KiB moves 16 KiB writes at 4.3 GB/s and 256 KiB writes at 5.5 to 6.5 GB/s, against
-/// 3.5 / 3.0 GB/s for 64 KiB and 1.1 / 1.1 GB/s for 16 KiB; 1 MiB adds at most 10 to 20 % for
-/// four times the memory of a busy connection. With both ends on one thread, small buffers stay
-/// in cache and are faster, but 256 KiB still moves 16 KiB writes at about 20 GB/s. Buffers are
-/// allocated as bytes flow, so an idle connection costs none of this.
+/// Chosen by measurement (the crate's `buffer_size` benchmark, on 2 cores, with
+/// `GLIBC_TUNABLES=glibc.cpu.x86_rep_movsb_threshold=100000000`): with reader and writer on two
+/// threads, where every full or empty buffer costs a cross-thread wake-up, 1 MiB moved 1 KiB,
+/// 16 KiB and 256 KiB writes at 5.7, 12.4 and 7.7 GB/s, against 4.0, 3.7 and 3.8 GB/s for
+/// 256 KiB and about 1 GB/s for 64 KiB. With both ends on one thread a large buffer would fall
+/// out of cache, so a writer that woke a reader hands over to it once 16 KiB are waiting (see
+/// the crate's Implementation notes), and 1 MiB moves 16 KiB writes as fast as 256 KiB does
+/// (56 and 60 GB/s in the same run). Buffers are allocated as bytes flow and never beyond the
+/// bound, so an idle connection costs none of this; a busy one whose reader lags holds up to
+/// 1 MiB per direction. Sizes above 4 GiB are capped there.
 ///
 /// ```
-/// assert_eq!(chanstream::DEFAULT_BUFFER_SIZE, 256 * 1024);
+/// assert_eq!(chanstream::DEFAULT_BUFFER_SIZE, 1024 * 1024);
 /// ```
-pub const DEFAULT_BUFFER_SIZE: usize = 256 * 1024;
+pub const DEFAULT_BUFFER_SIZE: usize = 1024 * 1024;
 
 /// How long [`Conn::connect`] waits for `accept`.
 ///

@@ -4,33 +4,11 @@
 use crate::sync::{Arc, AtomicUsize, Ordering, Weak};
 
 use crate::clock::Clock;
+use crate::end::End;
 use crate::faults::LinkFaults;
 use crate::handshake::Request;
-use crate::pipe::Pipe;
+use crate::pipe::{Owner, Pipe};
 use crate::Addr;
-
-/// One of the two ends of a connection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum End {
-    /// The end `connect` returns.
-    Dialed = 0,
-    /// The end `accept` returns.
-    Accepted = 1,
-}
-
-impl End {
-    /// The other end.
-    pub(crate) fn peer(self) -> End {
-        match self {
-            End::Dialed => End::Accepted,
-            End::Accepted => End::Dialed,
-        }
-    }
-
-    pub(crate) fn index(self) -> usize {
-        self as usize
-    }
-}
 
 /// One connection, in one allocation.
 ///
@@ -44,7 +22,12 @@ impl End {
 #[derive(Debug)]
 pub(crate) struct Link {
     pipes: [Pipe; 2],
-    addrs: [Addr; 2],
+    /// The listener's name: the accepted end's address.
+    listener: Addr,
+    /// The dial's number in its network: the dialed end's address is `listener#dial`, made
+    /// when asked for (an allocation per dial saved); 0 for a connection whose two ends both
+    /// go by the listener's name.
+    dial: u64,
     handles: [AtomicUsize; 2],
     request: Request,
     /// The clock and faults of the network it was made in; `None` for the wall clock and no
@@ -64,14 +47,14 @@ pub(crate) struct Env {
 static SYSTEM: Clock = Clock::SYSTEM;
 
 impl Link {
-    /// A new connection between a dialed end at `dialer` and an accepted end at `listener`,
+    /// A new connection between a dialed end numbered `dial` and an accepted end at `listener`,
     /// with one handle on each end: the dialer's, and the one its pending request holds for the
     /// accepting end (taken over by `accept`, or dropped if the request is withdrawn or
     /// refused).
     ///
     /// `env` makes its environment, given the connection it will be part of.
     pub(crate) fn new(
-        dialer: Addr,
+        dial: u64,
         listener: Addr,
         capacity: usize,
         env: impl FnOnce(&Weak<Link>) -> Option<Arc<Env>>,
@@ -81,7 +64,8 @@ impl Link {
                 Pipe::new(capacity, End::Dialed),
                 Pipe::new(capacity, End::Accepted),
             ],
-            addrs: [dialer, listener],
+            listener,
+            dial,
             handles: [AtomicUsize::new(1), AtomicUsize::new(1)],
             request: Request::new(),
             env: env(me),
@@ -118,8 +102,11 @@ impl Link {
         self.pipe(end)
     }
 
-    pub(crate) fn addr(&self, end: End) -> &Addr {
-        &self.addrs[end.index()]
+    pub(crate) fn addr(&self, end: End) -> Addr {
+        match end {
+            End::Dialed if self.dial != 0 => Addr::numbered(self.listener.as_str(), self.dial),
+            _ => self.listener.clone(),
+        }
     }
 
     pub(crate) fn add_handle(&self, end: End) {
@@ -139,5 +126,15 @@ impl Link {
                 fx.end_gone(end);
             }
         }
+    }
+}
+
+impl Owner for Link {
+    fn pipe(&self, writer: End) -> &Pipe {
+        Link::pipe(self, writer)
+    }
+
+    fn clock(&self) -> &Clock {
+        Link::clock(self)
     }
 }

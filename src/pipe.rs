@@ -1,14 +1,15 @@
 //! One direction of a connection: a bounded byte buffer between the end that writes it and the
 //! end that reads it.
 
-use crate::sync::{self, Arc, Mutex, MutexGuard, OnceLock};
+use crate::sync::{self, Arc, Mutex, MutexGuard};
 use std::io;
 use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 
+use crate::clock::Clock;
 use crate::deadline::{OnFire, Timer};
+use crate::end::End;
 use crate::faults::{LinkFaults, Readable};
-use crate::link::{End, Link};
 use crate::ring::Ring;
 use crate::waiters::WaitList;
 use crate::Error;
@@ -23,18 +24,15 @@ use crate::Error;
 #[derive(Debug)]
 pub(crate) struct Pipe {
     state: Mutex<State>,
-    /// The most bytes the buffer may hold (fixed, so read without the lock).
-    capacity: usize,
-    /// Expire the read deadline (index [`Side::Read`]) or the write deadline ([`Side::Write`])
-    /// and wake its waiters when it passes; allocated when a deadline is first set in the
-    /// future, so that connections that never use deadlines do not pay for them.
-    timers: OnceLock<Box<[Timer; 2]>>,
 }
 
 #[derive(Debug)]
 struct State {
-    /// Bytes written and not yet read; at most the pipe's capacity.
+    /// Bytes written and not yet read; at most `capacity`.
     buf: Ring,
+    /// The most bytes `buf` may hold (at most [`ring::MAX`](crate::ring::MAX): a larger
+    /// buffer size is capped there); here, where it costs no padding.
+    capacity: u32,
     /// The reading end shut down reading: buffered and later bytes are discarded, writes fail.
     read_shut: bool,
     /// The writing end shut down writing: readers get the buffered bytes, then end of stream.
@@ -44,6 +42,10 @@ struct State {
     writer: End,
     /// By [`Side`]: operations in a row that completed without waiting (see [`YIELD_AFTER`]).
     streak: [u8; 2],
+    /// A write woke a waiting reader that has not read since (see [`HAND_OVER_AT`]).
+    reader_woken: bool,
+    /// A write has yielded to that woken reader already.
+    handed_over: bool,
     /// The reading end's read deadline and the writing end's write deadline; boxed on first
     /// use, as most connections never set one.
     deadlines: Option<Box<Deadlines>>,
@@ -57,6 +59,17 @@ struct State {
 /// other tasks of its executor run. The same number as tokio's per-task budget.
 const YIELD_AFTER: u8 = 128;
 
+/// Once a write has woken a waiting reader and this many bytes are buffered without that reader
+/// having read, the next write yields once (see [`State::should_hand_over`]): a reader on the
+/// same executor thread then drains bytes still in cache instead of waiting until the writer
+/// fills the whole buffer, while a reader on another thread, already running, loses nothing.
+const HAND_OVER_AT: usize = 16 * 1024;
+
+/// The most bytes one copying write moves, so that a huge write reaches a reader on the same
+/// thread in slices that stay in cache (with [`HAND_OVER_AT`]) rather than as one buffer-sized
+/// block; the caller's `write_all` carries on with the rest.
+const WRITE_SLICE: usize = 256 * 1024;
+
 impl State {
     /// Counts a read (write) about to move bytes without waiting; `true` when it should yield
     /// instead (see [`YIELD_AFTER`]).
@@ -67,6 +80,16 @@ impl State {
             return true;
         }
         *streak += 1;
+        false
+    }
+
+    /// Whether a write should yield to the reader it woke (see [`HAND_OVER_AT`]); at most once
+    /// between two reads.
+    fn should_hand_over(&mut self) -> bool {
+        if self.reader_woken && !self.handed_over && self.buf.len() >= HAND_OVER_AT {
+            self.handed_over = true;
+            return true;
+        }
         false
     }
 
@@ -90,6 +113,28 @@ struct Deadlines {
     /// set at or after it needs no timer of its own (the timer fires early, finds the
     /// deadline moved, and is armed again for it). Cleared when the timer fires.
     armed: [Option<Instant>; 2],
+    /// Expire the read deadline (index [`Side::Read`]) or the write deadline ([`Side::Write`])
+    /// and wake its waiters when it passes; made when a deadline is first set in the future.
+    /// Shared, so that a timer is armed after the pipe's lock is released.
+    timers: Option<Arc<[Timer; 2]>>,
+}
+
+impl Deadlines {
+    /// The timers, made on first use.
+    fn timers(&mut self) -> Arc<[Timer; 2]> {
+        self.timers
+            .get_or_insert_with(|| Arc::new([Timer::new(), Timer::new()]))
+            .clone()
+    }
+}
+
+/// What a pipe is part of: the connection whose two directions are its two pipes, with the
+/// clock its deadlines run on. A deadline timer holds its owner weakly (a pending timer keeps
+/// nothing alive) and finds its pipe again through it.
+pub(crate) trait Owner: Send + Sync + 'static {
+    /// The pipe `writer` writes.
+    fn pipe(&self, writer: End) -> &Pipe;
+    fn clock(&self) -> &Clock;
 }
 
 /// The reading or the writing side of a pipe; indexes its per-side fields.
@@ -104,22 +149,17 @@ impl Pipe {
         Pipe {
             state: Mutex::new(State {
                 buf: Ring::default(),
+                capacity: capacity.min(crate::ring::MAX) as u32,
                 read_shut: false,
                 write_shut: false,
                 writer,
                 streak: [0; 2],
+                reader_woken: false,
+                handed_over: false,
                 deadlines: None,
                 waiters: [WaitList::default(), WaitList::default()],
             }),
-            capacity,
-            timers: OnceLock::new(),
         }
-    }
-
-    fn timer(&self, side: Side) -> &Timer {
-        &self
-            .timers
-            .get_or_init(|| Box::new([Timer::new(), Timer::new()]))[side as usize]
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -243,6 +283,8 @@ impl Pipe {
                 Readable::Held => return self.wait(st, cx, Side::Read),
             };
             let (taken, n) = take(&mut st.buf, max);
+            st.reader_woken = false;
+            st.handed_over = false;
             fx.consumed(st.writer, n);
             wake_unlocked(st, Side::Write, Some(cx.waker()));
             return Poll::Ready(Ok(taken));
@@ -276,9 +318,8 @@ impl Pipe {
         data: &[u8],
         fx: Option<&LinkFaults>,
     ) -> Poll<io::Result<usize>> {
-        let capacity = self.capacity;
-        self.poll_write_with(cx, data.len(), fx, |buf, max| {
-            let n = max.min(data.len());
+        self.poll_write_with(cx, data.len(), fx, |buf, capacity, max| {
+            let n = max.min(data.len()).min(WRITE_SLICE);
             buf.push(&data[..n], capacity);
             Some((n, n))
         })
@@ -294,9 +335,8 @@ impl Pipe {
         fx: Option<&LinkFaults>,
     ) -> Poll<io::Result<()>> {
         let len = chunk.as_ref().map_or(0, Vec::len);
-        let capacity = self.capacity;
         // Whole or not at all: the room a short write would leave is ignored.
-        self.poll_write_with(cx, len, fx, |buf, _| {
+        self.poll_write_with(cx, len, fx, |buf, capacity, _| {
             if buf.is_empty() {
                 *buf = Ring::from_vec(chunk.take().unwrap_or_default());
             } else if capacity - buf.len() >= len {
@@ -310,13 +350,14 @@ impl Pipe {
 
     /// The checks every write makes, in the contract's order (local shutdown, reset, deadline,
     /// peer shutdown, then space); `put` stores at most the given number of bytes (there is
-    /// room for them) and says how many it stored, or returns `None` to wait for space.
+    /// room for them; the buffer's capacity comes first) and says how many it stored, or
+    /// returns `None` to wait for space.
     fn poll_write_with<T: Default>(
         &self,
         cx: &mut Context<'_>,
         len: usize,
         fx: Option<&LinkFaults>,
-        put: impl FnOnce(&mut Ring, usize) -> Option<(T, usize)>,
+        put: impl FnOnce(&mut Ring, usize, usize) -> Option<(T, usize)>,
     ) -> Poll<io::Result<T>> {
         match fx {
             None => self.poll_write_under(cx, len, NoFaults, put),
@@ -332,7 +373,7 @@ impl Pipe {
         cx: &mut Context<'_>,
         len: usize,
         fx: impl Hooks,
-        put: impl FnOnce(&mut Ring, usize) -> Option<(T, usize)>,
+        put: impl FnOnce(&mut Ring, usize, usize) -> Option<(T, usize)>,
     ) -> Poll<io::Result<T>> {
         let mut st = self.lock();
         if st.write_shut {
@@ -350,18 +391,20 @@ impl Pipe {
         if len == 0 {
             return Poll::Ready(Ok(T::default()));
         }
-        if st.buf.len() < self.capacity {
-            if st.should_yield(Side::Write) {
+        let capacity = st.capacity as usize;
+        if st.buf.len() < capacity {
+            if st.should_yield(Side::Write) || st.should_hand_over() {
                 return yield_now(cx);
             }
-            let room = (self.capacity - st.buf.len()).min(len);
+            let room = (capacity - st.buf.len()).min(len);
             let Some(max) = fx.writable(st.writer, room) else {
                 drop(st);
                 fx.reset();
                 return Poll::Ready(Err(Error::ConnectionReset.into()));
             };
-            if let Some((done, n)) = put(&mut st.buf, max) {
+            if let Some((done, n)) = put(&mut st.buf, capacity, max) {
                 let spent = fx.wrote(st.writer, n);
+                st.reader_woken |= st.waiters[Side::Read as usize].is_waiting();
                 wake_unlocked(st, Side::Read, Some(cx.waker()));
                 if spent {
                     fx.reset();
@@ -374,7 +417,7 @@ impl Pipe {
 
     /// The most bytes this direction buffers.
     pub(crate) fn capacity(&self) -> usize {
-        self.capacity
+        self.lock().capacity as usize
     }
 
     /// Registers the caller as waiting on `side`.
@@ -407,7 +450,7 @@ impl Pipe {
     /// setting `now + 5 s` before every operation costs a clock read under the lock, no timer.
     /// A cleared deadline leaves its timer armed: it fires, finds no deadline, and does
     /// nothing.
-    pub(crate) fn set_deadline(&self, link: &Arc<Link>, side: Side, at: Option<Instant>) {
+    pub(crate) fn set_deadline<O: Owner>(&self, owner: &Arc<O>, side: Side, at: Option<Instant>) {
         let mut st = self.lock();
         let s = side as usize;
         let mut arm = None;
@@ -421,19 +464,18 @@ impl Pipe {
             Some(at) => {
                 let d = st.deadlines.get_or_insert_with(Box::default);
                 d.at[s] = Some(at);
-                d.expired[s] = at <= link.clock().now();
+                d.expired[s] = at <= owner.clock().now();
                 if !d.expired[s] && !d.armed[s].is_some_and(|armed| armed <= at) {
                     d.armed[s] = Some(at);
-                    arm = Some(at);
+                    arm = Some((at, d.timers()));
                 }
             }
         }
         let writer = st.writer;
         wake_unlocked(st, side, None);
         // Armed once the lock is released: a timer that fires at once takes it.
-        if let Some(at) = arm {
-            self.timer(side)
-                .arm_by(link.clock(), at, || on_fire(link, writer, side));
+        if let Some((at, timers)) = arm {
+            timers[s].arm_by(owner.clock(), at, || on_fire(owner, writer, side));
         }
     }
 
@@ -459,14 +501,14 @@ impl Pipe {
     }
 }
 
-/// The action of a deadline timer of `side` of the pipe `writer` writes in `link` (held weakly, so a
-/// pending timer keeps nothing alive): if the deadline has passed, mark it expired and wake
-/// its waiters; if it was moved later, arm the timer again for it.
-fn on_fire(link: &Arc<Link>, writer: End, side: Side) -> OnFire {
-    let link = Arc::downgrade(link);
+/// The action of a deadline timer of `side` of the pipe `writer` writes in `owner` (held
+/// weakly, so a pending timer keeps nothing alive): if the deadline has passed, mark it expired
+/// and wake its waiters; if it was moved later, arm the timer again for it.
+fn on_fire<O: Owner>(owner: &Arc<O>, writer: End, side: Side) -> OnFire {
+    let owner = Arc::downgrade(owner);
     Box::new(move || {
-        let Some(link) = link.upgrade() else { return };
-        let pipe = link.pipe(writer);
+        let Some(owner) = owner.upgrade() else { return };
+        let pipe = owner.pipe(writer);
         let mut st = pipe.lock();
         let s = side as usize;
         let Some(d) = st.deadlines.as_mut() else {
@@ -476,14 +518,14 @@ fn on_fire(link: &Arc<Link>, writer: End, side: Side) -> OnFire {
         let Some(at) = d.at[s].filter(|_| !d.expired[s]) else {
             return;
         };
-        if link.clock().now() >= at {
+        if owner.clock().now() >= at {
             d.expired[s] = true;
             return wake_unlocked(st, side, None);
         }
         d.armed[s] = Some(at);
+        let timers = d.timers();
         drop(st);
-        pipe.timer(side)
-            .arm_by(link.clock(), at, || on_fire(&link, writer, side));
+        timers[s].arm_by(owner.clock(), at, || on_fire(&owner, writer, side));
     })
 }
 

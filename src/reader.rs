@@ -47,103 +47,14 @@ pub struct Reader {
     held: Ring,
 }
 
-impl Conn {
-    /// A [`Reader`] on this end, for reading in place.
-    ///
-    /// ```
-    /// # futures::executor::block_on(async {
-    /// use futures::io::{AsyncBufReadExt, AsyncWriteExt};
-    /// let net = chanstream::Network::new();
-    /// let listener = net.bind("svc")?;
-    /// let (mut client, server) = futures::try_join!(net.connect("svc"), listener.accept())?;
-    /// client.write_all(b"in place").await?;
-    /// let mut reader = server.reader();
-    /// assert_eq!(reader.fill_buf().await?, b"in place"); // the writer's bytes, not a copy
-    /// reader.consume_unpin(8);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// # }).unwrap();
-    /// ```
-    pub fn reader(&self) -> Reader {
+impl Reader {
+    pub(crate) fn new(conn: Conn) -> Reader {
         Reader {
-            conn: self.clone(),
+            conn,
             held: Ring::default(),
         }
     }
 
-    /// Sends `chunk` without copying it when it can: a chunk no larger than the buffer size,
-    /// written while nothing is buffered, becomes the buffer itself, and a reader's
-    /// [`read_owned`](Conn::read_owned) receives the same allocation. A chunk written beside
-    /// buffered bytes is copied in once there is room for all of it; a chunk larger than the
-    /// buffer size is written in pieces, like [`write_all`](futures::io::AsyncWriteExt::write_all).
-    ///
-    /// Deadlines, shutdowns and the byte bound apply as to any write.
-    ///
-    /// # Errors
-    ///
-    /// As a write: `WriteTimeout`, or `ConnectionClosed` (kind `BrokenPipe`).
-    ///
-    /// # Cancel safety
-    ///
-    /// Dropped while waiting, it sends nothing (and drops the chunk), except a chunk larger than
-    /// the buffer size, of which a prefix may have been sent.
-    ///
-    /// ```
-    /// # futures::executor::block_on(async {
-    /// let net = chanstream::Network::new();
-    /// let listener = net.listener().buffer_size(1 << 20).bind("svc")?;
-    /// let (client, server) = futures::try_join!(net.connect("svc"), listener.accept())?;
-    /// let chunk = vec![7u8; 1 << 20];
-    /// let address = chunk.as_ptr();
-    /// client.write_owned(chunk).await?;
-    /// let received = server.read_owned().await?;
-    /// assert_eq!(received.len(), 1 << 20);
-    /// assert_eq!(received.as_ptr(), address); // the same allocation: no copy
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// # }).unwrap();
-    /// ```
-    pub async fn write_owned(&self, chunk: Vec<u8>) -> io::Result<()> {
-        if chunk.len() > self.outgoing().capacity() {
-            let mut this = self;
-            return futures::io::AsyncWriteExt::write_all(&mut this, &chunk).await;
-        }
-        let mut chunk = Some(chunk);
-        futures::future::poll_fn(|cx| self.poll_write_chunk(cx, &mut chunk)).await
-    }
-
-    /// Receives every byte buffered so far (waiting for at least one) as one owned `Vec`; an
-    /// empty `Vec` means end of stream. When the buffered bytes are one chunk sent by
-    /// [`write_owned`](Conn::write_owned), this is that chunk's allocation, not a copy.
-    ///
-    /// # Errors
-    ///
-    /// As a read: `ReadTimeout`.
-    ///
-    /// # Cancel safety
-    ///
-    /// Dropped while waiting, it has taken nothing.
-    ///
-    /// ```
-    /// # futures::executor::block_on(async {
-    /// use futures::io::AsyncWriteExt;
-    /// let net = chanstream::Network::new();
-    /// let listener = net.bind("svc")?;
-    /// let (mut client, server) = futures::try_join!(net.connect("svc"), listener.accept())?;
-    /// client.write_all(b"one ").await?;
-    /// client.write_all(b"two").await?;
-    /// client.close().await?;
-    /// assert_eq!(server.read_owned().await?, b"one two"); // all that was buffered
-    /// assert!(server.read_owned().await?.is_empty()); // end of stream
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// # }).unwrap();
-    /// ```
-    pub async fn read_owned(&self) -> io::Result<Vec<u8>> {
-        let mut taken = Ring::default();
-        futures::future::poll_fn(|cx| self.poll_take(cx, &mut taken)).await?;
-        Ok(taken.into_vec())
-    }
-}
-
-impl Reader {
     /// The connection this reader reads from.
     ///
     /// ```

@@ -4,19 +4,23 @@
 ///
 /// The allocation starts empty and grows geometrically as bytes arrive, never beyond the bound
 /// the caller passes, so an idle connection holds no buffer and a busy one at most its bound.
-/// Bytes move in and out with at most two `copy_from_slice` calls each way.
+/// Bytes move in and out with at most two `copy_from_slice` calls each way. It holds at most
+/// [`MAX`] bytes, so that its positions fit 32 bits (a connection holds two rings).
 #[derive(Debug, Default)]
 pub(crate) struct Ring {
     buf: Vec<u8>,
     /// Index of the oldest byte.
-    head: usize,
+    head: u32,
     /// Bytes stored, starting at `head` and wrapping at `buf.len()`.
-    len: usize,
+    len: u32,
 }
+
+/// The most bytes a ring holds.
+pub(crate) const MAX: usize = u32::MAX as usize;
 
 impl Ring {
     pub(crate) fn len(&self) -> usize {
-        self.len
+        self.len as usize
     }
 
     pub(crate) fn is_empty(&self) -> bool {
@@ -28,35 +32,40 @@ impl Ring {
         if data.is_empty() {
             return;
         }
-        let needed = self.len + data.len();
-        debug_assert!(needed <= bound);
+        let needed = self.len() + data.len();
+        debug_assert!(needed <= bound && bound <= MAX);
         if needed > self.buf.len() {
             self.grow(needed, bound);
         }
         let cap = self.buf.len();
-        let tail = wrap(self.head + self.len, cap);
+        let tail = wrap(self.head() + self.len(), cap);
         let first = data.len().min(cap - tail);
         self.buf[tail..tail + first].copy_from_slice(&data[..first]);
         if first < data.len() {
             self.buf[..data.len() - first].copy_from_slice(&data[first..]);
         }
-        self.len = needed;
+        self.len = needed as u32;
+    }
+
+    fn head(&self) -> usize {
+        self.head as usize
     }
 
     /// Moves up to `out.len()` of the oldest bytes into `out`; returns how many.
     pub(crate) fn pop_into(&mut self, out: &mut [u8]) -> usize {
-        let n = self.len.min(out.len());
+        let n = self.len().min(out.len());
         if n == 0 {
             return 0;
         }
         let cap = self.buf.len();
-        let first = n.min(cap - self.head);
-        out[..first].copy_from_slice(&self.buf[self.head..self.head + first]);
+        let head = self.head();
+        let first = n.min(cap - head);
+        out[..first].copy_from_slice(&self.buf[head..head + first]);
         if first < n {
             out[first..n].copy_from_slice(&self.buf[..n - first]);
         }
-        self.head = wrap(self.head + n, cap);
-        self.len -= n;
+        self.head = wrap(head + n, cap) as u32;
+        self.len -= n as u32;
         if self.len == 0 {
             // Restart at the front so the next bytes are contiguous.
             self.head = 0;
@@ -66,25 +75,27 @@ impl Ring {
 
     /// The oldest stored bytes that are contiguous in memory (all of them unless they wrap).
     pub(crate) fn front(&self) -> &[u8] {
-        let end = (self.head + self.len).min(self.buf.len());
-        &self.buf[self.head..end]
+        let end = (self.head() + self.len()).min(self.buf.len());
+        &self.buf[self.head()..end]
     }
 
     /// Drops the `n` oldest bytes (at most [`front`](Ring::front)'s length).
     pub(crate) fn consume(&mut self, n: usize) {
         let n = n.min(self.front().len());
-        self.len -= n;
+        self.len -= n as u32;
         self.head = if self.len == 0 {
             0
         } else {
-            wrap(self.head + n, self.buf.len())
+            wrap(self.head() + n, self.buf.len()) as u32
         };
     }
 
     /// A ring holding exactly the bytes of `vec`, in `vec`'s own allocation.
+    /// `vec` holds at most [`MAX`] bytes.
     pub(crate) fn from_vec(vec: Vec<u8>) -> Ring {
+        debug_assert!(vec.len() <= MAX);
         Ring {
-            len: vec.len(),
+            len: vec.len() as u32,
             head: 0,
             buf: vec,
         }
@@ -93,12 +104,13 @@ impl Ring {
     /// The stored bytes as a `Vec`: the allocation itself when they start at its front, as they
     /// do for a ring made by [`from_vec`](Ring::from_vec); otherwise they are first moved there.
     pub(crate) fn into_vec(mut self) -> Vec<u8> {
-        if self.head + self.len > self.buf.len() {
-            self.buf.rotate_left(self.head);
+        let (head, len) = (self.head(), self.len());
+        if head + len > self.buf.len() {
+            self.buf.rotate_left(head);
         } else {
-            self.buf.copy_within(self.head..self.head + self.len, 0);
+            self.buf.copy_within(head..head + len, 0);
         }
-        self.buf.truncate(self.len);
+        self.buf.truncate(len);
         self.buf
     }
 
@@ -114,7 +126,7 @@ impl Ring {
             .min(bound);
         let mut buf = vec![0; cap];
         let len = self.len;
-        self.pop_into(&mut buf[..len]);
+        self.pop_into(&mut buf[..len as usize]);
         self.buf = buf;
         self.head = 0;
         self.len = len;

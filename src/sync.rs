@@ -4,10 +4,10 @@
 //!
 //! Only what takes part in a protocol goes through here: the mutexes and atomics that decide
 //! whether an operation proceeds, waits or is woken, and the dialer's waker slot. Reference
-//! counting ([`Arc`], [`Weak`]) and one-time initialisation stay the standard library's: loom
-//! models neither weak references nor `OnceLock`, and neither decides an outcome here.
+//! counting ([`Arc`], [`Weak`]) stays the standard library's: loom does not model weak
+//! references, and counting decides no outcome here.
 
-pub(crate) use std::sync::{Arc, OnceLock, Weak};
+pub(crate) use std::sync::{Arc, Weak};
 
 #[cfg(not(loom))]
 pub(crate) use std::sync::{

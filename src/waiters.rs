@@ -53,6 +53,11 @@ impl WaitList {
         displaced
     }
 
+    /// Whether a task is registered and not woken since.
+    pub(crate) fn is_waiting(&self) -> bool {
+        self.first_waits
+    }
+
     /// Empties the list (keeping the first waker for its next wait) and returns its waiters,
     /// to be woken once the lock is released.
     ///

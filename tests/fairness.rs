@@ -124,3 +124,142 @@ fn a_yield_is_only_a_pending_poll_that_moved_nothing() {
     assert_eq!(got, data);
     drop(client);
 }
+
+/// Polls one write of `data` on `conn` by hand.
+fn poll_write_once(
+    conn: &chanstream::Conn,
+    data: &[u8],
+    waker: &std::task::Waker,
+) -> std::task::Poll<usize> {
+    let mut cx = std::task::Context::from_waker(waker);
+    futures::io::AsyncWrite::poll_write(std::pin::Pin::new(&mut &*conn), &mut cx, data)
+        .map(|r| r.unwrap())
+}
+
+#[test]
+fn a_writer_yields_once_to_the_reader_it_woke_when_16_kib_are_waiting() {
+    let (client, server) = pair_with_buffer(1 << 20);
+    let (reader_waker, reader_woken) = common::counting_waker();
+    let mut buf = vec![0u8; 64 << 10];
+    let mut read_fut = Box::pin(read(&server, &mut buf));
+    assert!(common::poll_pinned(read_fut.as_mut(), &reader_waker).is_pending());
+
+    let (waker, woken) = common::counting_waker();
+    let data = pattern(4, 40 << 10);
+    let mut sent = 0;
+    for _ in 0..16 {
+        assert_eq!(
+            poll_write_once(&client, &data[sent..sent + 1024], &waker),
+            std::task::Poll::Ready(1024)
+        );
+        sent += 1024;
+    }
+    assert_eq!(
+        reader_woken.count(),
+        1,
+        "the first write woke the waiting reader"
+    );
+    // 16 KiB wait for a reader that has not run: the writer yields, having moved nothing...
+    assert!(poll_write_once(&client, &data[sent..sent + 1024], &waker).is_pending());
+    assert_eq!(woken.count(), 1, "a yield wakes its own task");
+    // ...once: the next writes go on while the reader still has not run.
+    for _ in 0..8 {
+        assert_eq!(
+            poll_write_once(&client, &data[sent..sent + 1024], &waker),
+            std::task::Poll::Ready(1024)
+        );
+        sent += 1024;
+    }
+    let std::task::Poll::Ready(n) = common::poll_pinned(read_fut.as_mut(), &reader_waker) else {
+        panic!("the woken reader has bytes to read");
+    };
+    assert_eq!(n.unwrap(), sent);
+    drop(read_fut);
+    assert_eq!(buf[..sent], data[..sent]);
+}
+
+#[test]
+fn a_writer_alone_on_a_thread_does_not_yield_to_a_reader_that_is_not_waiting() {
+    // No reader is registered: nothing to hand over to, so only the every-128 budget applies.
+    let (client, _server) = pair_with_buffer(1 << 20);
+    let (waker, woken) = common::counting_waker();
+    let data = vec![7u8; 1024];
+    for _ in 0..128 {
+        assert_eq!(
+            poll_write_once(&client, &data, &waker),
+            std::task::Poll::Ready(1024)
+        );
+    }
+    assert_eq!(woken.count(), 0);
+}
+
+#[test]
+fn a_huge_write_moves_at_most_256_kib_per_call() {
+    let (client, server) = pair_with_buffer(4 << 20);
+    let (waker, _) = common::counting_waker();
+    let data = pattern(5, 1 << 20);
+    assert_eq!(
+        poll_write_once(&client, &data, &waker),
+        std::task::Poll::Ready(256 << 10)
+    );
+    // `write_all` carries on with the rest, and every byte arrives in order.
+    run(write_all(&client, &data[256 << 10..])).unwrap();
+    drop(client);
+    let mut got = Vec::new();
+    run((&server).read_to_end(&mut got)).unwrap();
+    assert_eq!(got, data);
+}
+
+#[test]
+fn a_task_that_writes_and_reads_one_connection_reads_in_16_kib_slices() {
+    // One task, writer and reader in one `join!`: the reader drains each 16 KiB while it is
+    // still in cache, instead of after the writer has filled the whole buffer.
+    let (client, server) = pair_with_buffer(1 << 20);
+    let data = pattern(6, 1 << 20);
+    let (mut client, mut server) = (client, server);
+    let reads = run(async {
+        let send = async {
+            for chunk in data.chunks(1024) {
+                futures::io::AsyncWriteExt::write_all(&mut client, chunk)
+                    .await
+                    .unwrap();
+            }
+            futures::io::AsyncWriteExt::close(&mut client)
+                .await
+                .unwrap();
+        };
+        let recv = async {
+            let mut got = Vec::new();
+            let mut sizes = Vec::new();
+            let mut buf = vec![0u8; 64 << 10];
+            loop {
+                match server.read(&mut buf).await.unwrap() {
+                    0 => return (got, sizes),
+                    n => {
+                        sizes.push(n);
+                        got.extend_from_slice(&buf[..n]);
+                    }
+                }
+            }
+        };
+        futures::join!(send, recv).1
+    });
+    assert_eq!(reads.0, data);
+    // The writer runs first and writes 128 KiB (its budget) before the reader first waits;
+    // from then on each read finds at most one hand-over's worth.
+    let mut before = 0;
+    let later: Vec<usize> = reads
+        .1
+        .into_iter()
+        .skip_while(|&n| {
+            before += n;
+            before <= 128 << 10
+        })
+        .collect();
+    assert!(later.len() > 50, "{} reads", later.len());
+    assert!(
+        later.iter().all(|&n| n <= 17 << 10),
+        "reads larger than a hand-over: {:?}",
+        later.iter().filter(|&&n| n > 17 << 10).collect::<Vec<_>>()
+    );
+}

@@ -12,8 +12,8 @@ use super::addr::Repr;
 use super::faulty::Faulty;
 use super::socket::Stream;
 use super::{chan, tcp, Addr};
+use crate::end::End;
 use crate::faults::DialFault;
-use crate::link::End;
 use crate::{Error, Faults, DEFAULT_CONNECT_TIMEOUT};
 
 /// One end of a connection over `chan://`, `tcp://` or `unix://`, with one set of semantics:

@@ -17,7 +17,8 @@ use futures::io::{AsyncReadExt, AsyncWriteExt};
 use super::conn::ConnRepr;
 use super::{Addr, Conn};
 use crate::clock::Clock;
-use crate::link::{End, Env, Link};
+use crate::end::End;
+use crate::link::{Env, Link};
 use crate::{Error, Faults};
 
 /// How many bytes each direction of the relayed connection buffers, and the relay copies at
@@ -44,7 +45,7 @@ pub(crate) fn wrap(socket: Conn, faults: &Faults, end: End) -> Result<Conn, Erro
         End::Accepted => local.to_string(),
     };
     let name = crate::Addr::new(Arc::from(listener.as_str()));
-    let link = Link::new(name.clone(), name, RELAY_BUFFER, |me| {
+    let link = Link::new(0, name, RELAY_BUFFER, |me| {
         Some(Arc::new(Env {
             clock: Clock::SYSTEM,
             faults: Some(faults.for_link(Clock::SYSTEM, None, &listener, me.clone())),

@@ -10,7 +10,7 @@ use super::addr::Repr;
 use super::conn::ConnRepr;
 use super::socket::SocketListener;
 use super::{chan, tcp, Addr, Conn};
-use crate::link::End;
+use crate::end::End;
 use crate::{Error, Faults};
 
 /// How many connections not yet accepted a TCP or Unix listener holds, unless
