@@ -1,7 +1,7 @@
 //! What the two ends of one connection share: its two directions, its addresses, how many
 //! handles each end has, and the handshake that set it up.
 
-use crate::sync::{Arc, AtomicUsize, Ordering, Weak};
+use crate::sync::{Arc, AtomicU32, Ordering, Weak};
 
 use crate::clock::Clock;
 use crate::end::End;
@@ -28,7 +28,9 @@ pub(crate) struct Link {
     /// when asked for (an allocation per dial saved); 0 for a connection whose two ends both
     /// go by the listener's name.
     dial: u64,
-    handles: [AtomicUsize; 2],
+    /// By [`End`]: its live [`Conn`](crate::Conn) handles (32 bits: a connection is as small
+    /// as it can be; more than 2^31 clones of one end abort, as `Arc` does past `isize::MAX`).
+    handles: [AtomicU32; 2],
     request: Request,
     /// The clock and faults of the network it was made in; `None` for the wall clock and no
     /// faults, so that the common case costs a pointer.
@@ -66,7 +68,7 @@ impl Link {
             ],
             listener,
             dial,
-            handles: [AtomicUsize::new(1), AtomicUsize::new(1)],
+            handles: [AtomicU32::new(1), AtomicU32::new(1)],
             request: Request::new(),
             env: env(me),
         })
@@ -110,7 +112,10 @@ impl Link {
     }
 
     pub(crate) fn add_handle(&self, end: End) {
-        self.handles[end.index()].fetch_add(1, Ordering::Relaxed);
+        if self.handles[end.index()].fetch_add(1, Ordering::Relaxed) > i32::MAX as u32 {
+            // Leaked clones by the billion: the count must not wrap around.
+            std::process::abort();
+        }
     }
 
     /// Drops a handle of `end`; the last one shuts the end down both ways, unless the other
