@@ -196,8 +196,8 @@
 //!   compare-and-swap, by whichever of `accept`, the dialer's timeout (or drop), or the
 //!   listener's close comes first, so `accept` never returns a connection whose dialer is gone.
 //! - **Data.** Each direction is a byte ring behind its own mutex, allocated as bytes flow and
-//!   never beyond its bound; a write copies what fits and returns its count, so a huge write is
-//!   split. The two directions share no lock. A [`Reader`] takes the whole ring at once by
+//!   never beyond its bound; a write copies what fits (at most 256 KiB, see below) and returns
+//!   its count, so a huge write is split. The two directions share no lock. A [`Reader`] takes the whole ring at once by
 //!   swapping buffers with the connection, so in-place reading costs only the writer's copy,
 //!   and [`Conn::write_owned`] installs a chunk as the ring itself, so owned chunks move with
 //!   no copy. Both directions, the listener's name, the dial's number and a handle count per
@@ -214,7 +214,7 @@
 //!   128 operations in a row that did not wait, a read or write yields once (it wakes its task
 //!   and returns `Pending`), so a stream that another thread keeps ready cannot starve the
 //!   other tasks of an executor.
-
+//!
 //!   The buffer is large (1 MiB by default) because with the two ends on two threads each
 //!   empty or full buffer costs a cross-thread wake-up, which on the 2-core machine measured
 //!   takes 10 to 50 µs; a larger buffer means fewer of them. With both ends on one thread a
@@ -224,8 +224,8 @@
 //!   a reader on the same thread then drains bytes still in cache, and a reader on another
 //!   thread, already running, loses nothing. For the same reason a copying write moves at most
 //!   256 KiB per call (`write_all` carries on with the rest). Measured: one thread, 16 KiB
-//!   writes, 1 MiB buffer (`buffer_size` benchmark), 20.7 GB/s without the hand-over and 56
-//!   GB/s with it; two threads, 16 KiB and 256 KiB writes (`peers` benchmark), 5.9 and
+//!   writes, 1 MiB buffer (`buffer_size` benchmark), 20.7 to 26.5 GB/s without the hand-over
+//!   and 45 to 58 GB/s with it; two threads, 16 KiB and 256 KiB writes (`peers` benchmark), 5.9 and
 //!   4.3 GB/s with a 256 KiB buffer, 10.8 to 15.3 and 10.9 to 13.6 GB/s over four runs with
 //!   1 MiB.
 //!
@@ -333,7 +333,8 @@ pub const DEFAULT_BACKLOG: usize = 32;
 /// the crate's Implementation notes), and 1 MiB moves 16 KiB writes as fast as 256 KiB does
 /// (56 and 60 GB/s in the same run). Buffers are allocated as bytes flow and never beyond the
 /// bound, so an idle connection costs none of this; a busy one whose reader lags holds up to
-/// 1 MiB per direction. Sizes above 4 GiB are capped there.
+/// 1 MiB per direction (twice that with a [`Reader`] holding a full buffer). Sizes above
+/// 4 GiB − 1 byte are capped there.
 ///
 /// ```
 /// assert_eq!(chanstream::DEFAULT_BUFFER_SIZE, 1024 * 1024);

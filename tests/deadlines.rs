@@ -290,8 +290,8 @@ fn local_shutdown_is_reported_before_a_passed_deadline<T: Transport>() {
 
 fn timeouts_never_lose_or_reorder_bytes<T: Transport>() {
     let (a, b) = T::pair();
-    // More than chan's 256 KiB buffer, read 100 bytes at a time: writes wait and time out too.
-    let data = common::pattern(7, 1 << 20);
+    // More than chan's 1 MiB buffer, read 100 bytes at a time: writes wait and time out too.
+    let data = common::pattern(7, 3 << 20);
     std::thread::scope(|s| {
         let data = &data;
         s.spawn(move || {

@@ -263,3 +263,46 @@ fn a_task_that_writes_and_reads_one_connection_reads_in_16_kib_slices() {
         later.iter().filter(|&&n| n > 17 << 10).collect::<Vec<_>>()
     );
 }
+
+#[test]
+fn a_task_that_writes_and_reads_in_place_takes_up_to_128_kib_at_a_time() {
+    // With the reader taking the buffer whole (`Conn::reader`), the writer hands over at
+    // 128 KiB instead of 16 KiB: nothing is copied out, so fewer, larger takes pay.
+    use futures::io::AsyncBufReadExt;
+    let (mut client, server) = pair_with_buffer(1 << 20);
+    let data = pattern(7, 2 << 20);
+    let (got, fills) = run(async {
+        let send = async {
+            for chunk in data.chunks(1024) {
+                futures::io::AsyncWriteExt::write_all(&mut client, chunk)
+                    .await
+                    .unwrap();
+            }
+            futures::io::AsyncWriteExt::close(&mut client)
+                .await
+                .unwrap();
+        };
+        let recv = async {
+            let mut reader = server.reader();
+            let (mut got, mut fills) = (Vec::new(), Vec::new());
+            loop {
+                let buf = reader.fill_buf().await.unwrap();
+                if buf.is_empty() {
+                    return (got, fills);
+                }
+                let n = buf.len();
+                got.extend_from_slice(buf);
+                fills.push(n);
+                reader.consume_unpin(n);
+            }
+        };
+        futures::join!(send, recv).1
+    });
+    assert_eq!(got, data);
+    let later = &fills[2..];
+    assert!(later.len() > 8, "{fills:?}");
+    assert!(
+        later.iter().all(|&n| n > 17 << 10 && n <= 129 << 10),
+        "takes outside (16 KiB, 128 KiB]: {fills:?}"
+    );
+}
