@@ -433,7 +433,7 @@ impl Pipe {
         self.wait(st, cx, Side::Write)
     }
 
-    /// The most bytes this direction buffers.
+    /// The most bytes this direction buffers (read under the lock, where it costs no space).
     pub(crate) fn capacity(&self) -> usize {
         self.lock().capacity as usize
     }

@@ -210,24 +210,22 @@ fn a_huge_write_moves_at_most_256_kib_per_call() {
     assert_eq!(got, data);
 }
 
+/// Writes `data` in 1 KiB writes, then shuts down writing.
+async fn send_in_1_kib_writes(conn: &chanstream::Conn, data: &[u8]) {
+    for chunk in data.chunks(1024) {
+        write_all(conn, chunk).await.unwrap();
+    }
+    conn.shutdown(std::net::Shutdown::Write).unwrap();
+}
+
 #[test]
 fn a_task_that_writes_and_reads_one_connection_reads_in_16_kib_slices() {
     // One task, writer and reader in one `join!`: the reader drains each 16 KiB while it is
     // still in cache, instead of after the writer has filled the whole buffer.
-    let (client, server) = pair_with_buffer(1 << 20);
+    let (client, mut server) = pair_with_buffer(1 << 20);
     let data = pattern(6, 1 << 20);
-    let (mut client, mut server) = (client, server);
     let reads = run(async {
-        let send = async {
-            for chunk in data.chunks(1024) {
-                futures::io::AsyncWriteExt::write_all(&mut client, chunk)
-                    .await
-                    .unwrap();
-            }
-            futures::io::AsyncWriteExt::close(&mut client)
-                .await
-                .unwrap();
-        };
+        let send = send_in_1_kib_writes(&client, &data);
         let recv = async {
             let mut got = Vec::new();
             let mut sizes = Vec::new();
@@ -269,19 +267,10 @@ fn a_task_that_writes_and_reads_in_place_takes_up_to_128_kib_at_a_time() {
     // With the reader taking the buffer whole (`Conn::reader`), the writer hands over at
     // 128 KiB instead of 16 KiB: nothing is copied out, so fewer, larger takes pay.
     use futures::io::AsyncBufReadExt;
-    let (mut client, server) = pair_with_buffer(1 << 20);
+    let (client, server) = pair_with_buffer(1 << 20);
     let data = pattern(7, 2 << 20);
     let (got, fills) = run(async {
-        let send = async {
-            for chunk in data.chunks(1024) {
-                futures::io::AsyncWriteExt::write_all(&mut client, chunk)
-                    .await
-                    .unwrap();
-            }
-            futures::io::AsyncWriteExt::close(&mut client)
-                .await
-                .unwrap();
-        };
+        let send = send_in_1_kib_writes(&client, &data);
         let recv = async {
             let mut reader = server.reader();
             let (mut got, mut fills) = (Vec::new(), Vec::new());
