@@ -14,7 +14,7 @@ use crate::{Addr, Conn, Error, Faults};
 /// The queue of dial requests of one listener.
 ///
 /// A request is the new connection itself (its [`Link`], which carries the
-/// [`Request`](crate::handshake::Request) state), so queuing a dial allocates nothing beyond
+/// [`Handshake`](crate::handshake::Handshake) state), so queuing a dial allocates nothing beyond
 /// the connection. Requests travel to `accept`
 /// through an unbounded `async-channel`; the backlog limit is enforced by `live`, the number of queued requests still pending, so that a request withdrawn
 /// by its dialer (timed out, or its future dropped) frees its slot at once even though its entry
@@ -107,7 +107,6 @@ impl Backlog {
         if !self.settle(&link, Settle::Accepted) {
             return None;
         }
-        link.request().wake_dialer();
         Some(Conn::adopt(link, End::Accepted))
     }
 
@@ -117,22 +116,22 @@ impl Backlog {
     }
 
     fn refuse(&self, link: &Link) {
-        if self.settle(link, Settle::Refused) {
-            link.request().wake_dialer();
-        }
+        self.settle(link, Settle::Refused);
     }
 
-    /// Settles the request of `link` as `to`, freeing its slot; `false` if it had left
-    /// it already. A request withdrawn or refused drops the accepting end's handle it held.
+    /// Settles the request of `link` as `to`, freeing its slot, then wakes its dialer (so a
+    /// dialer that dials again at once finds the slot free); `false` if it had left it
+    /// already. A request withdrawn or refused drops the accepting end's handle it held.
     fn settle(&self, link: &Link, to: Settle) -> bool {
-        let moved = link.request().settle(to);
-        if moved {
-            self.live.fetch_sub(1, Ordering::AcqRel);
-            if to != Settle::Accepted {
-                link.drop_handle(End::Accepted);
-            }
+        let Some(dialer) = link.settle(to) else {
+            return false;
+        };
+        self.live.fetch_sub(1, Ordering::AcqRel);
+        if to != Settle::Accepted {
+            link.drop_handle(End::Accepted);
         }
-        moved
+        dialer.wake();
+        true
     }
 
     /// Refuses every queued request and every later one. Returns `false` if already closed.
@@ -165,7 +164,7 @@ impl Backlog {
         }
         for _ in 0..queued {
             match self.rx.try_recv() {
-                Ok(link) if link.request().outcome() == Outcome::Pending => {
+                Ok(link) if link.outcome(None) == Outcome::Pending => {
                     if let Err(e) = self.tx.try_send(link) {
                         self.refuse(&e.into_inner());
                     }

@@ -4,7 +4,7 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use crate::backlog::Backlog;
@@ -326,18 +326,17 @@ impl Waiting {
     }
 
     fn poll(&mut self, cx: &mut Context<'_>) -> Poll<Result<Conn, Error>> {
-        if let Some(done) = self.settled() {
-            return Poll::Ready(done);
-        }
         if let Timer::Unarmed = self.timer {
+            if let Some(done) = self.settled(None) {
+                return Poll::Ready(done);
+            }
             // Polled again at once: no need to register for a wake-up yet.
             self.timer = Timer::Yielded;
             cx.waker().wake_by_ref();
             return Poll::Pending;
         }
-        self.dialing().request().register(cx.waker());
-        // Settled before the registration took effect?
-        if let Some(done) = self.settled() {
+        // Checked and registered for under one lock: no settling is missed in between.
+        if let Some(done) = self.settled(Some(cx.waker())) {
             return Poll::Ready(done);
         }
         self.poll_timeout(cx)
@@ -360,11 +359,13 @@ impl Waiting {
             return Poll::Ready(Err(Error::ConnectTimeout));
         }
         // Accepted or refused in the meantime: that outcome stands.
-        Poll::Ready(self.settled().expect("a request is settled only once"))
+        Poll::Ready(self.settled(None).expect("a request is settled only once"))
     }
 
-    fn settled(&mut self) -> Option<Result<Conn, Error>> {
-        match self.dialing().request().outcome() {
+    /// The dial's result once it is settled; until then `dialer`, if given, is registered to
+    /// be woken when it is.
+    fn settled(&mut self, dialer: Option<&Waker>) -> Option<Result<Conn, Error>> {
+        match self.dialing().outcome(dialer) {
             Outcome::Pending => None,
             Outcome::Accepted => self.client.take().map(Ok),
             Outcome::Refused => {
@@ -400,7 +401,7 @@ impl fmt::Debug for Connect {
             State::Held { then, .. } => d.field("held_by_faults", &then.is_some()),
             State::Waiting(w) => d
                 .field("listener", w.backlog.addr())
-                .field("request", &w.link().map(Link::request)),
+                .field("request", &w.link().map(|l| l.outcome(None))),
             #[cfg(feature = "hyper")]
             State::Failed(err) => d.field("failed", err),
             State::Done => d.field("done", &true),

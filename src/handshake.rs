@@ -1,25 +1,20 @@
 //! The handshake state of one dial: settled exactly once, by `accept`, by the dialer giving
 //! up, or by the listener closing.
 
-use std::fmt;
-use std::task::Waker;
-
-use crate::sync::{AtomicU8, AtomicWaker, Ordering};
-
-/// The handshake state of one dial, part of the connection it dials. Its state moves once from
-/// pending to one of the others, by a compare-and-swap, so that of `accept`, the dialer giving
-/// up, and the listener closing, exactly one settles it.
+/// The handshake state of one dial, part of the connection it dials. It moves once from
+/// pending to one of the [`Settle`] outcomes, so that of `accept`, the dialer giving up, and
+/// the listener closing, exactly one settles it.
+///
+/// It is one byte, kept under the lock of the dialed end's pipe (see
+/// [`Pipe::settle`](crate::pipe::Pipe::settle)): the dialer checks it and registers to be woken
+/// under that lock, in the pipe's wait list, which nothing else uses before the dial is
+/// settled, so a connection spends no space of its own on its handshake.
 ///
 /// Until then the request holds the accepting end's handle (see
 /// [`Link::new`](crate::link::Link::new)): `accept` takes it over as the accepted
 /// [`Conn`](crate::Conn); a withdrawn or refused request drops it.
-pub(crate) struct Request {
-    state: AtomicU8,
-    /// Woken when the request is accepted or refused.
-    dialer: AtomicWaker,
-}
-
-const PENDING: u8 = 0;
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Handshake(Option<Settle>);
 
 /// How a pending request is settled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,44 +35,41 @@ pub(crate) enum Outcome {
     Refused,
 }
 
-impl Request {
-    pub(crate) fn new() -> Request {
-        Request {
-            state: AtomicU8::new(PENDING),
-            dialer: AtomicWaker::new(),
-        }
-    }
-
-    /// Registers the dialer's waker, to be woken when the request is settled.
-    pub(crate) fn register(&self, waker: &Waker) {
-        self.dialer.register(waker);
-    }
-
-    /// Wakes the dialer (once the request is settled).
-    pub(crate) fn wake_dialer(&self) {
-        self.dialer.wake();
-    }
-
+impl Handshake {
     /// Settles a pending request as `to`; `false` if it was settled already.
-    pub(crate) fn settle(&self, to: Settle) -> bool {
-        self.state
-            .compare_exchange(PENDING, to as u8, Ordering::AcqRel, Ordering::Acquire)
-            .is_ok()
+    pub(crate) fn settle(&mut self, to: Settle) -> bool {
+        if self.0.is_some() {
+            return false;
+        }
+        self.0 = Some(to);
+        true
     }
 
-    pub(crate) fn outcome(&self) -> Outcome {
-        match self.state.load(Ordering::Acquire) {
-            PENDING => Outcome::Pending,
-            s if s == Settle::Accepted as u8 => Outcome::Accepted,
-            _ => Outcome::Refused,
+    pub(crate) fn outcome(self) -> Outcome {
+        match self.0 {
+            None => Outcome::Pending,
+            Some(Settle::Accepted) => Outcome::Accepted,
+            Some(Settle::Withdrawn | Settle::Refused) => Outcome::Refused,
         }
     }
 }
 
-impl fmt::Debug for Request {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Request")
-            .field("outcome", &self.outcome())
-            .finish()
+#[cfg(test)]
+mod tests {
+    use super::{Handshake, Outcome, Settle};
+
+    #[test]
+    fn a_request_is_settled_once_and_the_first_outcome_stands() {
+        let mut h = Handshake::default();
+        assert_eq!(h.outcome(), Outcome::Pending);
+        assert!(h.settle(Settle::Accepted));
+        assert!(!h.settle(Settle::Withdrawn));
+        assert!(!h.settle(Settle::Refused));
+        assert_eq!(h.outcome(), Outcome::Accepted);
+
+        let mut h = Handshake::default();
+        assert!(h.settle(Settle::Withdrawn));
+        assert!(!h.settle(Settle::Accepted));
+        assert_eq!(h.outcome(), Outcome::Refused);
     }
 }

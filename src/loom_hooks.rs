@@ -7,9 +7,10 @@ use std::task::{Context, Poll};
 use std::time::Instant;
 
 use crate::readiness::{self, Side};
-use crate::sync::{AtomicBool, AtomicWaker, Ordering};
+use crate::sync::{AtomicBool, Ordering};
 use crate::Error;
 use crate::ManualClock;
+use loom::future::AtomicWaker;
 
 /// One direction of a socket (its shutdown flag, deadline and waiting tasks) over a
 /// stand-in for the reactor: the socket becomes readable when
@@ -65,7 +66,7 @@ impl SocketSide {
                 }
             },
             |cx| {
-                self.reactor.register(cx.waker());
+                self.reactor.register_by_ref(cx.waker());
                 if self.readable.load(Ordering::Acquire) {
                     Poll::Ready(Ok(()))
                 } else {

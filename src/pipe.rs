@@ -2,6 +2,7 @@
 //! end that reads it.
 
 use crate::sync::{self, Arc, Mutex, MutexGuard};
+use std::fmt;
 use std::io;
 use std::task::{Context, Poll, Waker};
 use std::time::Instant;
@@ -10,8 +11,9 @@ use crate::clock::Clock;
 use crate::deadline::{OnFire, Timer};
 use crate::end::End;
 use crate::faults::{LinkFaults, Readable};
+use crate::handshake::{Handshake, Outcome, Settle};
 use crate::ring::Ring;
-use crate::waiters::WaitList;
+use crate::waiters::{WaitList, Woken};
 use crate::Error;
 
 /// One direction of a connection.
@@ -26,34 +28,84 @@ pub(crate) struct Pipe {
     state: Mutex<State>,
 }
 
+/// What a pipe's mutex guards.
+///
+/// A connection is two pipes in one allocation, so every byte of a pipe counts twice: the
+/// state is 64 bytes (buffer 24, the small fields below 8, deadlines 8, waiters 24), with the
+/// mutex 72, and its yes/no facts are bits of one byte ([`Flags`]).
 #[derive(Debug)]
 struct State {
     /// Bytes written and not yet read; at most `capacity`.
     buf: Ring,
     /// The most bytes `buf` may hold (at most [`ring::MAX`](crate::ring::MAX): a larger
-    /// buffer size is capped there); here, where it costs no padding.
+    /// buffer size is capped there).
     capacity: u32,
-    /// The reading end shut down reading: buffered and later bytes are discarded, writes fail.
-    read_shut: bool,
-    /// The writing end shut down writing: readers get the buffered bytes, then end of stream.
-    write_shut: bool,
-    /// The end that writes this pipe: which of its link's pipes it is (kept here, where it
-    /// costs no padding).
-    writer: End,
+    flags: Flags,
     /// By [`Side`]: operations in a row that completed without waiting (see [`YIELD_AFTER`]).
     streak: [u8; 2],
-    /// A write woke a waiting reader that has not read since (see [`HAND_OVER_AT`]).
-    reader_woken: bool,
-    /// A write has yielded to that woken reader already.
-    handed_over: bool,
-    /// The last read copied bytes out, rather than taking the buffer whole as a
-    /// [`Reader`](crate::Reader) does (see [`HAND_OVER_WHOLE_AT`]).
-    reader_copies: bool,
+    /// The handshake of the dial that made the connection; used in the dialed end's pipe only.
+    handshake: Handshake,
     /// The reading end's read deadline and the writing end's write deadline; boxed on first
     /// use, as most connections never set one.
     deadlines: Option<Box<Deadlines>>,
-    /// Tasks waiting to read and to write, by [`Side`].
-    waiters: [WaitList; 2],
+    /// Tasks waiting to read or to write, in one list: readers wait while the buffer is empty
+    /// and writers while it is full, so they almost never wait at once, and a change of either
+    /// kind wakes both (each re-checks). Before the dial is settled, the dialer waits here.
+    waiters: WaitList,
+}
+
+/// The yes/no facts of a pipe, as bits.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Flags(u8);
+
+impl Flags {
+    /// The reading end shut down reading: buffered and later bytes are discarded, writes fail.
+    const READ_SHUT: u8 = 1;
+    /// The writing end shut down writing: readers get the buffered bytes, then end of stream.
+    const WRITE_SHUT: u8 = 1 << 1;
+    /// A write woke a waiting reader that has not read since (see [`HAND_OVER_AT`]).
+    const READER_WOKEN: u8 = 1 << 2;
+    /// A write has yielded to that woken reader already.
+    const HANDED_OVER: u8 = 1 << 3;
+    /// The last read copied bytes out, rather than taking the buffer whole as a
+    /// [`Reader`](crate::Reader) does (see [`HAND_OVER_WHOLE_AT`]).
+    const READER_COPIES: u8 = 1 << 4;
+    /// The first waker of `waiters` waits (see [`WaitList`]).
+    const WAITING: u8 = 1 << 5;
+    /// The pipe is the one [`End::Accepted`] writes (else [`End::Dialed`]'s).
+    const ACCEPTED_WRITES: u8 = 1 << 6;
+
+    fn has(self, flag: u8) -> bool {
+        self.0 & flag != 0
+    }
+
+    fn set(&mut self, flag: u8, on: bool) {
+        if on {
+            self.0 |= flag;
+        } else {
+            self.0 &= !flag;
+        }
+    }
+}
+
+impl fmt::Debug for Flags {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        const NAMES: [&str; 7] = [
+            "read_shut",
+            "write_shut",
+            "reader_woken",
+            "handed_over",
+            "reader_copies",
+            "waiting",
+            "accepted_writes",
+        ];
+        let set = NAMES
+            .iter()
+            .enumerate()
+            .filter(|&(bit, _)| self.has(1 << bit))
+            .map(|(_, name)| name);
+        f.debug_set().entries(set).finish()
+    }
 }
 
 /// After this many reads (writes) in a row that moved bytes without ever waiting, the next one
@@ -79,6 +131,30 @@ const HAND_OVER_WHOLE_AT: usize = 128 * 1024;
 const WRITE_SLICE: usize = 256 * 1024;
 
 impl State {
+    /// The end that writes this pipe: which of its link's pipes it is.
+    fn writer(&self) -> End {
+        if self.flags.has(Flags::ACCEPTED_WRITES) {
+            End::Accepted
+        } else {
+            End::Dialed
+        }
+    }
+
+    /// Registers `waker` as waiting; returns a displaced waker, to drop once the lock is
+    /// released.
+    fn register(&mut self, waker: &Waker) -> Option<Waker> {
+        let displaced = self.waiters.register(waker, self.flags.has(Flags::WAITING));
+        self.flags.set(Flags::WAITING, true);
+        displaced
+    }
+
+    /// Takes every waiter, to be woken once the lock is released (see [`WaitList::wake`]).
+    fn take_waiters(&mut self, caller: Option<&Waker>) -> Woken {
+        let waiting = self.flags.has(Flags::WAITING);
+        self.flags.set(Flags::WAITING, false);
+        self.waiters.wake(waiting, caller)
+    }
+
     /// Counts a read (write) about to move bytes without waiting; `true` when it should yield
     /// instead (see [`YIELD_AFTER`]).
     fn should_yield(&mut self, side: Side) -> bool {
@@ -94,13 +170,14 @@ impl State {
     /// Whether a write should yield to the reader it woke (see [`HAND_OVER_AT`]); at most once
     /// between two reads.
     fn should_hand_over(&mut self) -> bool {
-        let at = if self.reader_copies {
+        let at = if self.flags.has(Flags::READER_COPIES) {
             HAND_OVER_AT
         } else {
             HAND_OVER_WHOLE_AT
         };
-        if self.reader_woken && !self.handed_over && self.buf.len() >= at {
-            self.handed_over = true;
+        let f = self.flags;
+        if f.has(Flags::READER_WOKEN) && !f.has(Flags::HANDED_OVER) && self.buf.len() >= at {
+            self.flags.set(Flags::HANDED_OVER, true);
             return true;
         }
         false
@@ -163,15 +240,14 @@ impl Pipe {
             state: Mutex::new(State {
                 buf: Ring::default(),
                 capacity: capacity.min(crate::ring::MAX) as u32,
-                read_shut: false,
-                write_shut: false,
-                writer,
+                flags: Flags(match writer {
+                    End::Dialed => Flags::READER_COPIES,
+                    End::Accepted => Flags::READER_COPIES | Flags::ACCEPTED_WRITES,
+                }),
                 streak: [0; 2],
-                reader_woken: false,
-                handed_over: false,
-                reader_copies: true,
+                handshake: Handshake::default(),
                 deadlines: None,
-                waiters: [WaitList::default(), WaitList::default()],
+                waiters: WaitList::default(),
             }),
         }
     }
@@ -273,8 +349,8 @@ impl Pipe {
         take: impl FnOnce(&mut Ring, usize) -> (T, usize),
     ) -> Poll<io::Result<T>> {
         let mut st = self.lock();
-        st.reader_copies = copies;
-        if st.read_shut {
+        st.flags.set(Flags::READER_COPIES, copies);
+        if st.flags.has(Flags::READ_SHUT) {
             return Poll::Ready(Ok(T::default()));
         }
         if fx.is_reset() {
@@ -290,10 +366,10 @@ impl Pipe {
             if st.should_yield(Side::Read) {
                 return yield_now(cx);
             }
-            let max = match fx.readable(st.writer, st.buf.len(), want) {
+            let max = match fx.readable(st.writer(), st.buf.len(), want) {
                 Readable::Now(n) => n,
                 Readable::At(at) => {
-                    let writer = st.writer;
+                    let writer = st.writer();
                     let waiting = self.wait(st, cx, Side::Read);
                     fx.wake_readers_at(writer, at);
                     return waiting;
@@ -301,13 +377,13 @@ impl Pipe {
                 Readable::Held => return self.wait(st, cx, Side::Read),
             };
             let (taken, n) = take(&mut st.buf, max);
-            st.reader_woken = false;
-            st.handed_over = false;
-            fx.consumed(st.writer, n);
-            wake_unlocked(st, Side::Write, Some(cx.waker()));
+            st.flags
+                .set(Flags::READER_WOKEN | Flags::HANDED_OVER, false);
+            fx.consumed(st.writer(), n);
+            wake_unlocked(st, Some(cx.waker()));
             return Poll::Ready(Ok(taken));
         }
-        if st.write_shut {
+        if st.flags.has(Flags::WRITE_SHUT) {
             return Poll::Ready(Ok(T::default()));
         }
         self.wait(st, cx, Side::Read)
@@ -318,7 +394,7 @@ impl Pipe {
     /// or the read deadline passed.
     pub(crate) fn check_read(&self, fx: Option<&LinkFaults>) -> io::Result<bool> {
         let st = self.lock();
-        if st.read_shut {
+        if st.flags.has(Flags::READ_SHUT) {
             return Ok(false);
         }
         if fx.is_some_and(LinkFaults::is_reset) {
@@ -394,7 +470,7 @@ impl Pipe {
         put: impl FnOnce(&mut Ring, usize, usize) -> Option<(T, usize)>,
     ) -> Poll<io::Result<T>> {
         let mut st = self.lock();
-        if st.write_shut {
+        if st.flags.has(Flags::WRITE_SHUT) {
             return Poll::Ready(Err(Error::ConnectionClosed.into()));
         }
         if fx.is_reset() {
@@ -403,7 +479,7 @@ impl Pipe {
         if st.expired(Side::Write) {
             return Poll::Ready(Err(Error::WriteTimeout.into()));
         }
-        if st.read_shut {
+        if st.flags.has(Flags::READ_SHUT) {
             return Poll::Ready(Err(Error::ConnectionClosed.into()));
         }
         if len == 0 {
@@ -415,15 +491,19 @@ impl Pipe {
                 return yield_now(cx);
             }
             let room = (capacity - st.buf.len()).min(len);
-            let Some(max) = fx.writable(st.writer, room) else {
+            let Some(max) = fx.writable(st.writer(), room) else {
                 drop(st);
                 fx.reset();
                 return Poll::Ready(Err(Error::ConnectionReset.into()));
             };
             if let Some((done, n)) = put(&mut st.buf, capacity, max) {
-                let spent = fx.wrote(st.writer, n);
-                st.reader_woken |= st.waiters[Side::Read as usize].is_waiting();
-                wake_unlocked(st, Side::Read, Some(cx.waker()));
+                let spent = fx.wrote(st.writer(), n);
+                if st.flags.has(Flags::WAITING) {
+                    // Who waits while bytes arrive is a reader (a writer waits on a full
+                    // buffer, which this write found not full).
+                    st.flags.set(Flags::READER_WOKEN, true);
+                }
+                wake_unlocked(st, Some(cx.waker()));
                 if spent {
                     fx.reset();
                 }
@@ -440,7 +520,7 @@ impl Pipe {
 
     /// Registers the caller as waiting on `side`.
     fn wait<T>(&self, mut st: MutexGuard<'_, State>, cx: &Context<'_>, side: Side) -> Poll<T> {
-        let displaced = st.waiters[side as usize].register(cx.waker());
+        let displaced = st.register(cx.waker());
         st.streak[side as usize] = 0;
         drop(st);
         drop(displaced);
@@ -451,7 +531,7 @@ impl Pipe {
     /// writers (waiting or later) fail.
     pub(crate) fn shut_read(&self) {
         let mut st = self.lock();
-        st.read_shut = true;
+        st.flags.set(Flags::READ_SHUT, true);
         st.buf.clear();
         self.wake_all(st);
     }
@@ -459,7 +539,7 @@ impl Pipe {
     /// The writing end stops writing: readers drain what is buffered, then see end of stream.
     pub(crate) fn shut_write(&self) {
         let mut st = self.lock();
-        st.write_shut = true;
+        st.flags.set(Flags::WRITE_SHUT, true);
         self.wake_all(st);
     }
 
@@ -489,8 +569,8 @@ impl Pipe {
                 }
             }
         }
-        let writer = st.writer;
-        wake_unlocked(st, side, None);
+        let writer = st.writer();
+        wake_unlocked(st, None);
         // Armed once the lock is released: a timer that fires at once takes it.
         if let Some((at, timers)) = arm {
             timers[s].arm_by(owner.clock(), at, || on_fire(owner, writer, side));
@@ -509,13 +589,37 @@ impl Pipe {
         self.wake_all(st);
     }
 
-    fn wake_all(&self, mut st: MutexGuard<'_, State>) {
-        let [readers, writers] = &mut st.waiters;
-        let woken = [readers.wake(None), writers.wake(None)];
-        drop(st);
-        for w in woken {
-            w.wake();
+    fn wake_all(&self, st: MutexGuard<'_, State>) {
+        wake_unlocked(st, None);
+    }
+
+    /// Settles the handshake of the dial that made this pipe's connection (kept in the dialed
+    /// end's pipe: see [`Handshake`]) as `to`. `None` if it was settled already; otherwise the
+    /// dialer waiting for the outcome, to be woken once the settling is complete (none for
+    /// [`Settle::Withdrawn`]: the dialer itself withdraws).
+    pub(crate) fn settle(&self, to: Settle) -> Option<Woken> {
+        let mut st = self.lock();
+        if !st.handshake.settle(to) {
+            return None;
         }
+        Some(match to {
+            Settle::Withdrawn => Woken::default(),
+            Settle::Accepted | Settle::Refused => st.take_waiters(None),
+        })
+    }
+
+    /// The outcome of the dial that made this connection; while it is pending, `dialer` (if
+    /// given) is registered to be woken when it is settled.
+    pub(crate) fn outcome(&self, dialer: Option<&Waker>) -> Outcome {
+        let mut st = self.lock();
+        let outcome = st.handshake.outcome();
+        let displaced = match dialer {
+            Some(waker) if outcome == Outcome::Pending => st.register(waker),
+            _ => None,
+        };
+        drop(st);
+        drop(displaced);
+        outcome
     }
 }
 
@@ -538,7 +642,7 @@ fn on_fire<O: Owner>(owner: &Arc<O>, writer: End, side: Side) -> OnFire {
         };
         if owner.clock().now() >= at {
             d.expired[s] = true;
-            return wake_unlocked(st, side, None);
+            return wake_unlocked(st, None);
         }
         d.armed[s] = Some(at);
         let timers = d.timers();
@@ -547,10 +651,10 @@ fn on_fire<O: Owner>(owner: &Arc<O>, writer: End, side: Side) -> OnFire {
     })
 }
 
-/// Wakes the waiters of `side` once `st`'s lock is released (see [`WaitList::wake`]); `caller`
-/// is the waker of the task making the change, if a task is making it.
-fn wake_unlocked(mut st: MutexGuard<'_, State>, side: Side, caller: Option<&Waker>) {
-    let woken = st.waiters[side as usize].wake(caller);
+/// Wakes the waiters once `st`'s lock is released (see [`WaitList::wake`]); `caller` is the
+/// waker of the task making the change, if a task is making it.
+fn wake_unlocked(mut st: MutexGuard<'_, State>, caller: Option<&Waker>) {
+    let woken = st.take_waiters(caller);
     drop(st);
     woken.wake();
 }

@@ -8,7 +8,9 @@
 /// [`MAX`] bytes, so that its positions fit 32 bits (a connection holds two rings).
 #[derive(Debug, Default)]
 pub(crate) struct Ring {
-    buf: Vec<u8>,
+    /// A boxed slice, not a `Vec`: its length is the ring's size, so a `Vec`'s separate
+    /// capacity would be a word per direction for nothing.
+    buf: Box<[u8]>,
     /// Index of the oldest byte.
     head: u32,
     /// Bytes stored, starting at `head` and wrapping at `buf.len()`.
@@ -90,14 +92,14 @@ impl Ring {
         };
     }
 
-    /// A ring holding exactly the bytes of `vec`, in `vec`'s own allocation.
-    /// `vec` holds at most [`MAX`] bytes.
+    /// A ring holding exactly the bytes of `vec`, in `vec`'s own allocation (shrunk to fit
+    /// if it had spare capacity). `vec` holds at most [`MAX`] bytes.
     pub(crate) fn from_vec(vec: Vec<u8>) -> Ring {
         debug_assert!(vec.len() <= MAX);
         Ring {
             len: vec.len() as u32,
             head: 0,
-            buf: vec,
+            buf: vec.into_boxed_slice(),
         }
     }
 
@@ -110,8 +112,9 @@ impl Ring {
         } else {
             self.buf.copy_within(head..head + len, 0);
         }
-        self.buf.truncate(len);
-        self.buf
+        let mut vec = self.buf.into_vec();
+        vec.truncate(len);
+        vec
     }
 
     /// Drops all bytes and the allocation.
@@ -124,7 +127,7 @@ impl Ring {
             .max(self.buf.len().saturating_mul(2))
             .max(64)
             .min(bound);
-        let mut buf = vec![0; cap];
+        let mut buf = vec![0; cap].into_boxed_slice();
         let len = self.len;
         self.pop_into(&mut buf[..len as usize]);
         self.buf = buf;
@@ -195,6 +198,6 @@ mod tests {
         r.push(b"abc", 10);
         r.clear();
         assert!(r.is_empty());
-        assert_eq!(r.buf.capacity(), 0);
+        assert_eq!(r.buf.len(), 0);
     }
 }

@@ -3,7 +3,7 @@
 //! same code is model-checked (see the `loom` directory of the repository).
 //!
 //! Only what takes part in a protocol goes through here: the mutexes and atomics that decide
-//! whether an operation proceeds, waits or is woken, and the dialer's waker slot. Reference
+//! whether an operation proceeds, waits or is woken. Reference
 //! counting ([`Arc`], [`Weak`]) stays the standard library's: loom does not model weak
 //! references, and counting decides no outcome here.
 
@@ -11,55 +11,15 @@ pub(crate) use std::sync::{Arc, Weak};
 
 #[cfg(not(loom))]
 pub(crate) use std::sync::{
-    atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering},
+    atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering},
     Mutex, MutexGuard,
 };
 
 #[cfg(loom)]
 pub(crate) use loom::sync::{
-    atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering},
+    atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering},
     Mutex, MutexGuard,
 };
-
-use std::task::Waker;
-
-/// A slot for one task's waker, woken by another thread: futures' `AtomicWaker`, or loom's.
-pub(crate) struct AtomicWaker {
-    #[cfg(not(loom))]
-    inner: futures::task::AtomicWaker,
-    #[cfg(loom)]
-    inner: loom::future::AtomicWaker,
-}
-
-impl AtomicWaker {
-    pub(crate) fn new() -> AtomicWaker {
-        AtomicWaker {
-            #[cfg(not(loom))]
-            inner: futures::task::AtomicWaker::new(),
-            #[cfg(loom)]
-            inner: loom::future::AtomicWaker::new(),
-        }
-    }
-
-    /// Stores `waker`, replacing the one stored before.
-    pub(crate) fn register(&self, waker: &Waker) {
-        #[cfg(not(loom))]
-        self.inner.register(waker);
-        #[cfg(loom)]
-        self.inner.register_by_ref(waker);
-    }
-
-    /// Wakes the stored waker, if any, and empties the slot.
-    pub(crate) fn wake(&self) {
-        self.inner.wake();
-    }
-}
-
-impl std::fmt::Debug for AtomicWaker {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("AtomicWaker")
-    }
-}
 
 /// Locks `mutex`, ignoring poisoning: every update the crate makes under a lock leaves the
 /// state consistent before anything can panic, so a lock poisoned by a panic elsewhere is

@@ -19,28 +19,30 @@ use std::task::Waker;
 /// that frees a task, and with it a [`Conn`](crate::Conn) whose drop takes the same lock. What
 /// is to be woken or dropped is handed back, to be dealt with once the lock is released. Only
 /// the task making the change, which is running, is woken in place.
+///
+/// Whether the first waker is waiting (registered since it was last woken) or only kept is
+/// one bit, which the list's owner stores where it costs no space (a pipe packs it with its
+/// other flags) and passes in: `first_waits`.
 #[derive(Debug, Default)]
 pub(crate) struct WaitList {
     /// The first waiter's waker, kept after it is woken (see above).
     first: Option<Waker>,
     /// Further waiters, boxed: almost always there is at most one, and every connection holds
-    /// four lists, so one word here instead of a `Vec`'s three saves 64 bytes a connection.
+    /// two lists, so one word here instead of a `Vec`'s three saves 32 bytes a connection.
     #[allow(clippy::box_collection)]
     rest: Option<Box<Vec<Waker>>>,
-    /// Whether `first` is waiting, that is registered since it was last woken.
-    first_waits: bool,
 }
 
 impl WaitList {
-    /// Adds `waker` unless a waker that wakes the same task is already listed. Returns the
-    /// kept waker of a task no longer waiting that this one replaces: drop it after releasing
-    /// the lock.
+    /// Adds `waker` unless a waker that wakes the same task is already listed; afterwards the
+    /// first waker waits. Returns the kept waker of a task no longer waiting that this one
+    /// replaces: drop it after releasing the lock.
     #[must_use = "a displaced waker is dropped after the lock is released"]
-    pub(crate) fn register(&mut self, waker: &Waker) -> Option<Waker> {
+    pub(crate) fn register(&mut self, waker: &Waker, first_waits: bool) -> Option<Waker> {
         let mut displaced = None;
         match &self.first {
             Some(first) if first.will_wake(waker) => {}
-            Some(_) if self.first_waits => {
+            Some(_) if first_waits => {
                 let rest = self.rest.get_or_insert_with(Box::default);
                 if !rest.iter().any(|w| w.will_wake(waker)) {
                     rest.push(waker.clone());
@@ -49,28 +51,22 @@ impl WaitList {
             // Empty, or only a woken task's waker kept: this task becomes the first.
             _ => displaced = self.first.replace(waker.clone()),
         }
-        self.first_waits = true;
         displaced
     }
 
-    /// Whether a task is registered and not woken since.
-    pub(crate) fn is_waiting(&self) -> bool {
-        self.first_waits
-    }
-
     /// Empties the list (keeping the first waker for its next wait) and returns its waiters,
-    /// to be woken once the lock is released.
+    /// to be woken once the lock is released; afterwards nothing waits.
     ///
     /// `caller` is the waker of the task making the change, if a task is making it. When the
     /// first waiter is that same task (a task that reads and writes both ends, or both halves of
     /// one connection, in a `join!` or `select!`), it is woken at once through `caller`, so its
     /// kept waker is not even cloned; any other first waiter's waker is cloned.
-    pub(crate) fn wake(&mut self, caller: Option<&Waker>) -> Woken {
+    pub(crate) fn wake(&mut self, first_waits: bool, caller: Option<&Waker>) -> Woken {
         let mut woken = Woken {
             first: None,
             rest: self.rest.take(),
         };
-        if std::mem::take(&mut self.first_waits) {
+        if first_waits {
             if let Some(first) = &self.first {
                 match caller {
                     // The caller's task is running: its executor cannot drop it now, so waking
@@ -86,7 +82,7 @@ impl WaitList {
 
 /// Waiters taken out of a [`WaitList`], to be woken after its lock is released.
 #[must_use = "the taken wakers must be woken"]
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub(crate) struct Woken {
     first: Option<Waker>,
     #[allow(clippy::box_collection)]
@@ -131,10 +127,30 @@ mod tests {
         c.0.load(Ordering::SeqCst)
     }
 
+    /// A list with the bit its owner keeps for it.
+    #[derive(Default)]
+    struct Owned {
+        list: WaitList,
+        first_waits: bool,
+    }
+
+    impl Owned {
+        fn register(&mut self, waker: &Waker) -> Option<Waker> {
+            let displaced = self.list.register(waker, self.first_waits);
+            self.first_waits = true;
+            displaced
+        }
+
+        fn wake(&mut self, caller: Option<&Waker>) -> super::Woken {
+            let waits = std::mem::take(&mut self.first_waits);
+            self.list.wake(waits, caller)
+        }
+    }
+
     #[test]
     fn a_kept_waker_is_woken_only_while_it_waits() {
         let (a, wa) = counting();
-        let mut list = WaitList::default();
+        let mut list = Owned::default();
         let _ = list.register(&wa);
         list.wake(None).wake();
         assert_eq!(wakes(&a), 1);
@@ -153,7 +169,7 @@ mod tests {
     fn the_waking_task_wakes_itself_without_a_clone() {
         let (a, wa) = counting();
         let (_, wb) = counting();
-        let mut list = WaitList::default();
+        let mut list = Owned::default();
         let _ = list.register(&wa);
         let refs = Arc::strong_count(&a);
         let woken = list.wake(Some(&wa));
@@ -174,7 +190,7 @@ mod tests {
         let (a, wa) = counting();
         let (b, wb) = counting();
         let (c, wc) = counting();
-        let mut list = WaitList::default();
+        let mut list = Owned::default();
         for w in [&wa, &wb, &wc, &wb, &wa] {
             let _ = list.register(w);
         }
@@ -188,7 +204,7 @@ mod tests {
     fn a_new_waiter_replaces_a_woken_one() {
         let (a, wa) = counting();
         let (b, wb) = counting();
-        let mut list = WaitList::default();
+        let mut list = Owned::default();
         let _ = list.register(&wa);
         list.wake(None).wake();
         let kept = Arc::strong_count(&a);
