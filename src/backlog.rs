@@ -120,8 +120,9 @@ impl Backlog {
     }
 
     /// Settles the request of `link` as `to`, freeing its slot, then wakes its dialer (so a
-    /// dialer that dials again at once finds the slot free); `false` if it had left it
-    /// already. A request withdrawn or refused drops the accepting end's handle it held.
+    /// dialer that dials again at once finds the slot free), unless the dialer is the one
+    /// withdrawing; `false` if it had left it already. A request withdrawn or refused drops the
+    /// accepting end's handle it held.
     fn settle(&self, link: &Link, to: Settle) -> bool {
         let Some(dialer) = link.settle(to) else {
             return false;
@@ -130,7 +131,11 @@ impl Backlog {
         if to != Settle::Accepted {
             link.drop_handle(End::Accepted);
         }
-        dialer.wake();
+        if to == Settle::Withdrawn {
+            drop(dialer);
+        } else {
+            dialer.wake();
+        }
         true
     }
 

@@ -336,7 +336,9 @@ impl Conn {
 
     /// Sends `chunk` without copying it when it can: a chunk no larger than the buffer size,
     /// written while nothing is buffered, becomes the buffer itself, and a reader's
-    /// [`read_owned`](Conn::read_owned) receives the same allocation. A chunk written beside
+    /// [`read_owned`](Conn::read_owned) receives the same allocation. (A chunk whose capacity
+    /// exceeds its length is first shrunk to fit, which glibc's allocator does in place and
+    /// other allocators may do by copying.) A chunk written beside
     /// buffered bytes is copied in once there is room for all of it; a chunk larger than the
     /// buffer size is written in pieces, like [`write_all`](futures::io::AsyncWriteExt::write_all).
     ///

@@ -7,8 +7,9 @@
 ///
 /// It is one byte, kept under the lock of the dialed end's pipe (see
 /// [`Pipe::settle`](crate::pipe::Pipe::settle)): the dialer checks it and registers to be woken
-/// under that lock, in the pipe's wait list, which nothing else uses before the dial is
-/// settled, so a connection spends no space of its own on its handshake.
+/// under that lock, in the pipe's wait list, which nothing else uses before the dial is settled
+/// (neither end has a [`Conn`](crate::Conn) yet), and settling takes the list out whole, so a
+/// connection spends no space of its own on its handshake and keeps no waker of its dialer's.
 ///
 /// Until then the request holds the accepting end's handle (see
 /// [`Link::new`](crate::link::Link::new)): `accept` takes it over as the accepted

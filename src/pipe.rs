@@ -13,7 +13,7 @@ use crate::end::End;
 use crate::faults::{LinkFaults, Readable};
 use crate::handshake::{Handshake, Outcome, Settle};
 use crate::ring::Ring;
-use crate::waiters::{WaitList, Woken};
+use crate::waiters::{Taken, WaitList, Woken};
 use crate::Error;
 
 /// One direction of a connection.
@@ -420,8 +420,10 @@ impl Pipe {
     }
 
     /// Hands over `chunk` (taken from the option once accepted). An empty buffer adopts the
-    /// chunk's allocation, so its bytes are not copied; a chunk that fits beside buffered bytes
-    /// is copied in; otherwise the caller waits. The caller keeps chunks within the capacity.
+    /// chunk's allocation, so its bytes are not copied (a chunk with spare capacity is shrunk
+    /// to fit first: glibc's allocator does that in place, others may copy); a chunk that fits
+    /// beside buffered bytes is copied in; otherwise the caller waits. The caller keeps chunks
+    /// within the capacity.
     pub(crate) fn poll_write_owned(
         &self,
         cx: &mut Context<'_>,
@@ -499,8 +501,11 @@ impl Pipe {
             if let Some((done, n)) = put(&mut st.buf, capacity, max) {
                 let spent = fx.wrote(st.writer(), n);
                 if st.flags.has(Flags::WAITING) {
-                    // Who waits while bytes arrive is a reader (a writer waits on a full
-                    // buffer, which this write found not full).
+                    // Who waits while bytes arrive is almost always a reader: a writer waits
+                    // on a full buffer, which this write found not full, and only a
+                    // `write_owned` waits on one with too little room for its whole chunk. The
+                    // flag only decides when a write yields (see `HAND_OVER_AT`), so a wrong
+                    // guess costs at most one early yield.
                     st.flags.set(Flags::READER_WOKEN, true);
                 }
                 wake_unlocked(st, Some(cx.waker()));
@@ -595,17 +600,18 @@ impl Pipe {
 
     /// Settles the handshake of the dial that made this pipe's connection (kept in the dialed
     /// end's pipe: see [`Handshake`]) as `to`. `None` if it was settled already; otherwise the
-    /// dialer waiting for the outcome, to be woken once the settling is complete (none for
-    /// [`Settle::Withdrawn`]: the dialer itself withdraws).
-    pub(crate) fn settle(&self, to: Settle) -> Option<Woken> {
+    /// wait list, taken out whole: before settlement only the dialer waits in it, and it does
+    /// not wait here again. Once the settling is complete, wake it for [`Settle::Accepted`] and
+    /// [`Settle::Refused`]; drop it unwoken for [`Settle::Withdrawn`] (the dialer itself
+    /// withdraws). Either way the connection keeps no waker of the dialer's.
+    pub(crate) fn settle(&self, to: Settle) -> Option<Taken> {
         let mut st = self.lock();
         if !st.handshake.settle(to) {
             return None;
         }
-        Some(match to {
-            Settle::Withdrawn => Woken::default(),
-            Settle::Accepted | Settle::Refused => st.take_waiters(None),
-        })
+        let waiting = st.flags.has(Flags::WAITING);
+        st.flags.set(Flags::WAITING, false);
+        Some(st.waiters.take_all(waiting))
     }
 
     /// The outcome of the dial that made this connection; while it is pending, `dialer` (if

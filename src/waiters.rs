@@ -1,19 +1,22 @@
-//! A list of tasks waiting for one condition, woken all at once.
+//! The list of tasks waiting on one direction of a connection, woken all at once.
 
 use std::task::Waker;
 
-/// The wakers of the tasks waiting for one condition (data to read, space to write). It lives
-/// inside the mutex that guards the condition: a task registers while it still holds the lock
-/// under which it saw that it must wait, and the task that changes the condition takes the
-/// list's waiters under the same lock, so no wake-up is lost in between.
+/// The wakers of the tasks waiting on one direction of a connection: its readers (for data),
+/// its writers (for space) and, before the dial that made the connection is settled, the dialer
+/// (for the outcome). It lives inside the mutex that guards the direction: a task registers
+/// while it still holds the lock under which it saw that it must wait, and the task that
+/// changes the state takes the list's waiters under the same lock, so no wake-up is lost in
+/// between.
 ///
-/// Every waiter is woken when the condition may have changed; each re-checks and re-registers.
-/// Almost always one task waits on a side, again and again (a connection's reader, its writer),
-/// so the first waiter's waker is *kept* when it is woken: the same task waiting again costs no
-/// clone. The kept waker is replaced when another task registers, and dropped with the
-/// connection. A task that stops waiting (its future dropped) costs at most one spurious
-/// wake-up; re-registration of the same task is deduplicated, so the list never grows beyond
-/// the number of distinct tasks waiting between two wake-ups.
+/// Every waiter is woken when the state may have changed; each re-checks and re-registers.
+/// Almost always one task waits, again and again (a connection's reader), so the first
+/// waiter's waker is *kept* when it is woken: the same task waiting again costs no clone. The
+/// kept waker is replaced when another task registers (a writer waiting on a full buffer, then
+/// the reader again: one clone each), and dropped with the connection. A task that stops
+/// waiting (its future dropped) costs at most one spurious wake-up; re-registration of the same
+/// task is deduplicated, so the list never grows beyond the number of distinct tasks waiting
+/// between two wake-ups.
 ///
 /// No waker of another task is woken or dropped under the lock: either may run executor code
 /// that frees a task, and with it a [`Conn`](crate::Conn) whose drop takes the same lock. What
@@ -27,8 +30,8 @@ use std::task::Waker;
 pub(crate) struct WaitList {
     /// The first waiter's waker, kept after it is woken (see above).
     first: Option<Waker>,
-    /// Further waiters, boxed: almost always there is at most one, and every connection holds
-    /// two lists, so one word here instead of a `Vec`'s three saves 32 bytes a connection.
+    /// Further waiters, boxed: almost always there are none, and every connection holds two
+    /// lists, so one word here instead of a `Vec`'s three saves 32 bytes a connection.
     #[allow(clippy::box_collection)]
     rest: Option<Box<Vec<Waker>>>,
 }
@@ -77,6 +80,36 @@ impl WaitList {
             }
         }
         woken
+    }
+
+    /// Takes every waker out of the list, the kept one too, leaving it empty: for a change
+    /// after which none of its tasks waits here again (the dial is settled). Wake or drop what
+    /// is returned once the lock is released.
+    pub(crate) fn take_all(&mut self, first_waits: bool) -> Taken {
+        Taken {
+            list: std::mem::take(self),
+            first_waits,
+        }
+    }
+}
+
+/// Every waker of a [`WaitList`], taken out whole by [`WaitList::take_all`]: wake it, or drop
+/// it unwoken, after the list's lock is released.
+#[derive(Debug)]
+pub(crate) struct Taken {
+    list: WaitList,
+    first_waits: bool,
+}
+
+impl Taken {
+    /// Wakes the waiting tasks; a kept waker of a task no longer waiting is only dropped.
+    pub(crate) fn wake(self) {
+        let WaitList { first, rest } = self.list;
+        Woken {
+            first: first.filter(|_| self.first_waits),
+            rest,
+        }
+        .wake();
     }
 }
 
@@ -213,5 +246,37 @@ mod tests {
         assert_eq!(Arc::strong_count(&a), kept - 1);
         list.wake(None).wake();
         assert_eq!([wakes(&a), wakes(&b)], [1, 1]);
+    }
+
+    #[test]
+    fn taking_all_releases_the_kept_waker() {
+        let (a, wa) = counting();
+        let (b, wb) = counting();
+        let mut list = Owned::default();
+        let refs = Arc::strong_count(&a);
+        let _ = list.register(&wa);
+        list.wake(None).wake();
+        // Kept, not waiting: taken out and dropped, not woken.
+        let taken = list.list.take_all(std::mem::take(&mut list.first_waits));
+        assert_eq!(
+            Arc::strong_count(&a),
+            refs + 1,
+            "dropped only after the lock"
+        );
+        taken.wake();
+        assert_eq!((wakes(&a), Arc::strong_count(&a)), (1, refs));
+        // Waiting: woken, and released too.
+        let _ = list.register(&wa);
+        let _ = list.register(&wb);
+        let taken = list.list.take_all(std::mem::take(&mut list.first_waits));
+        let _ = list.register(&wb);
+        assert_eq!(Arc::strong_count(&b), 4, "the list starts afresh");
+        taken.wake();
+        assert_eq!([wakes(&a), wakes(&b)], [2, 1]);
+        assert_eq!(Arc::strong_count(&a), refs);
+        // Dropped unwoken.
+        let _ = list.register(&wa);
+        drop(list.list.take_all(true));
+        assert_eq!((wakes(&a), Arc::strong_count(&a)), (2, refs));
     }
 }

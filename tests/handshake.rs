@@ -85,6 +85,46 @@ fn accept_wakes_the_waiting_dialer() {
 }
 
 #[test]
+fn a_connection_keeps_no_waker_of_its_dialer() {
+    // A manual clock: its handshake timer holds the dialer's waker only while the dial waits.
+    let clock = chanstream::ManualClock::new();
+    let net = Network::with_clock(clock.clock());
+    let listener = net.bind("svc").unwrap();
+    let (waker, count) = counting_waker();
+    let mut dial = net.connect("svc");
+    assert!(poll_once(&mut dial, &waker).is_pending());
+    assert!(poll_once(&mut dial, &waker).is_pending());
+    let server = run(listener.accept()).unwrap();
+    let client = match poll_once(&mut dial, &waker) {
+        Poll::Ready(r) => r.unwrap(),
+        Poll::Pending => panic!("connect still pending after accept"),
+    };
+    drop(dial);
+    // Only this test's two handles remain: the live connection released the dialer's waker.
+    assert_eq!(std::sync::Arc::strong_count(&count), 2);
+    drop((client, server));
+}
+
+#[test]
+fn a_dialer_that_gives_up_is_neither_woken_nor_kept() {
+    let clock = chanstream::ManualClock::new();
+    let net = Network::with_clock(clock.clock());
+    let _listener = net.bind("svc").unwrap();
+    let (waker, count) = counting_waker();
+    let mut dial = net.connect("svc");
+    assert!(poll_once(&mut dial, &waker).is_pending());
+    assert!(poll_once(&mut dial, &waker).is_pending());
+    let before = count.count();
+    drop(dial);
+    assert_eq!(count.count(), before, "the withdrawn dialer was woken");
+    assert_eq!(
+        std::sync::Arc::strong_count(&count),
+        2,
+        "its waker is still held"
+    );
+}
+
+#[test]
 fn full_backlog_fails_fast_with_a_temporary_error() {
     let net = Network::new();
     let listener = net.listener().backlog(2).bind("svc").unwrap();
