@@ -507,8 +507,10 @@ impl Pipe {
                     // flag only decides when a write yields (see `HAND_OVER_AT`), so a wrong
                     // guess costs at most one early yield.
                     st.flags.set(Flags::READER_WOKEN, true);
+                    wake_unlocked(st, Some(cx.waker()));
+                } else {
+                    drop(st);
                 }
-                wake_unlocked(st, Some(cx.waker()));
                 if spent {
                     fx.reset();
                 }
@@ -659,7 +661,14 @@ fn on_fire<O: Owner>(owner: &Arc<O>, writer: End, side: Side) -> OnFire {
 
 /// Wakes the waiters once `st`'s lock is released (see [`WaitList::wake`]); `caller` is the
 /// waker of the task making the change, if a task is making it.
+#[inline]
 fn wake_unlocked(mut st: MutexGuard<'_, State>, caller: Option<&Waker>) {
+    // Nothing waits (a waker beyond the kept one is listed only while one waits): a change
+    // nobody waits for costs only the unlock.
+    if !st.flags.has(Flags::WAITING) {
+        debug_assert!(!st.waiters.lists_others());
+        return;
+    }
     let woken = st.take_waiters(caller);
     drop(st);
     woken.wake();

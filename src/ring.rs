@@ -30,6 +30,7 @@ impl Ring {
     }
 
     /// Appends all of `data`. The caller keeps `len() + data.len()` within `bound`.
+    #[inline(always)]
     pub(crate) fn push(&mut self, data: &[u8], bound: usize) {
         if data.is_empty() {
             return;
@@ -122,6 +123,7 @@ impl Ring {
         *self = Ring::default();
     }
 
+    #[cold]
     fn grow(&mut self, needed: usize, bound: usize) {
         let cap = needed
             .max(self.buf.len().saturating_mul(2))

@@ -82,6 +82,11 @@ impl WaitList {
         woken
     }
 
+    /// Whether wakers beyond the first are listed (only while the first waits).
+    pub(crate) fn lists_others(&self) -> bool {
+        self.rest.is_some()
+    }
+
     /// Takes every waker out of the list, the kept one too, leaving it empty: for a change
     /// after which none of its tasks waits here again (the dial is settled). Wake or drop what
     /// is returned once the lock is released.
@@ -123,6 +128,7 @@ pub(crate) struct Woken {
 }
 
 impl Woken {
+    #[inline]
     pub(crate) fn wake(self) {
         if let Some(w) = self.first {
             w.wake();
