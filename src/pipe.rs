@@ -108,6 +108,20 @@ impl fmt::Debug for Flags {
     }
 }
 
+/// A pipe's state, locked.
+type Guard<'a> = MutexGuard<'a, State>;
+
+/// A read or write without faults that moves at least this many bytes copies them with the
+/// pipe's lock released (see [`Ring::lend_free`]): with the two ends on two threads, the
+/// reader's copy out and the writer's copy in then overlap instead of taking turns under the
+/// lock. Below it, the lock's second round trip costs more than the overlap gains (a 1 KiB
+/// copy takes about as long as an uncontended lock and unlock).
+#[cfg(not(loom))]
+const OVERLAP_AT: usize = 4 * 1024;
+/// Under loom, two bytes: the models' small writes take both paths.
+#[cfg(loom)]
+const OVERLAP_AT: usize = 2;
+
 /// After this many reads (writes) in a row that moved bytes without ever waiting, the next one
 /// yields: it returns `Pending` having moved nothing, after waking its task, so that a task
 /// looping over a stream that is always ready (a peer on another thread keeps it fed) lets the
@@ -252,21 +266,36 @@ impl Pipe {
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, State> {
+    fn lock(&self) -> Guard<'_> {
         sync::lock(&self.state)
     }
 
     /// Reads into `out`. `fx` is the connection's faults, if any (here and below).
+    ///
+    /// Without faults, a read of at least [`OVERLAP_AT`] bytes copies them out with the lock
+    /// released (see [`Ring::lend_filled`]), so that a writer on another thread stores more
+    /// meanwhile.
     pub(crate) fn poll_read(
         &self,
         cx: &mut Context<'_>,
         out: &mut [u8],
         fx: Option<&LinkFaults>,
     ) -> Poll<io::Result<usize>> {
-        self.poll_read_with(cx, out.len(), true, fx, |buf, max| {
+        let overlap = fx.is_none();
+        self.poll_read_with(cx, out.len(), true, fx, |mut st, max| {
             let len = max.min(out.len());
-            let n = buf.pop_into(&mut out[..len]);
-            (n, n)
+            if overlap && len >= OVERLAP_AT {
+                if let Some(lent) = st.buf.lend_filled(len) {
+                    drop(st);
+                    let n = lent.len();
+                    lent.copy_to(&mut out[..n]);
+                    let mut st = self.lock();
+                    st.buf.commit_filled(lent);
+                    return (st, (n, n));
+                }
+            }
+            let n = st.buf.pop_into(&mut out[..len]);
+            (st, (n, n))
         })
     }
 
@@ -280,16 +309,16 @@ impl Pipe {
         sink: &mut dyn FnMut(&[u8]),
         fx: Option<&LinkFaults>,
     ) -> Poll<io::Result<usize>> {
-        self.poll_read_with(cx, max, true, fx, |buf, max| {
+        self.poll_read_with(cx, max, true, fx, |mut st, max| {
             let mut moved = 0;
-            while moved < max && !buf.is_empty() {
-                let front = buf.front();
+            while moved < max && !st.buf.is_empty() {
+                let front = st.buf.front();
                 let n = front.len().min(max - moved);
                 sink(&front[..n]);
-                buf.consume(n);
+                st.buf.consume(n);
                 moved += n;
             }
-            (moved, moved)
+            (st, (moved, moved))
         })
     }
 
@@ -304,16 +333,19 @@ impl Pipe {
         fx: Option<&LinkFaults>,
     ) -> Poll<io::Result<()>> {
         debug_assert!(into.is_empty());
-        self.poll_read_with(cx, usize::MAX, false, fx, |buf, max| {
+        self.poll_read_with(cx, usize::MAX, false, fx, |mut st, max| {
+            let buf = &mut st.buf;
             let n = buf.len().min(max);
-            if n == buf.len() {
+            // A ring with a region lent (a writer filling its free bytes) keeps its
+            // allocation: its bytes are copied instead.
+            if n == buf.len() && !buf.is_lent() {
                 std::mem::swap(buf, into);
             } else {
                 let mut part = vec![0; n];
                 buf.pop_into(&mut part);
                 *into = Ring::from_vec(part);
             }
-            ((), n)
+            (st, ((), n))
         })
     }
 
@@ -322,13 +354,13 @@ impl Pipe {
     /// are some, and says how many it moved. A read that `want`s nothing moves nothing;
     /// `T::default()` is what a read that moves nothing returns. `copies` says whether it copies
     /// the bytes out (see [`HAND_OVER_AT`]).
-    fn poll_read_with<T: Default>(
-        &self,
+    fn poll_read_with<'s, T: Default>(
+        &'s self,
         cx: &mut Context<'_>,
         want: usize,
         copies: bool,
         fx: Option<&LinkFaults>,
-        take: impl FnOnce(&mut Ring, usize) -> (T, usize),
+        take: impl FnOnce(Guard<'s>, usize) -> (Guard<'s>, (T, usize)),
     ) -> Poll<io::Result<T>> {
         match fx {
             None => self.poll_read_under(cx, want, copies, NoFaults, take),
@@ -340,13 +372,13 @@ impl Pipe {
     /// connection without faults ([`NoFaults`]), whose read path is then the same as if
     /// faults did not exist.
     #[inline(always)]
-    fn poll_read_under<T: Default>(
-        &self,
+    fn poll_read_under<'s, T: Default>(
+        &'s self,
         cx: &mut Context<'_>,
         want: usize,
         copies: bool,
         fx: impl Hooks,
-        take: impl FnOnce(&mut Ring, usize) -> (T, usize),
+        take: impl FnOnce(Guard<'s>, usize) -> (Guard<'s>, (T, usize)),
     ) -> Poll<io::Result<T>> {
         let mut st = self.lock();
         st.flags.set(Flags::READER_COPIES, copies);
@@ -362,6 +394,10 @@ impl Pipe {
         if want == 0 {
             return Poll::Ready(Ok(T::default()));
         }
+        if st.buf.filled_lent() {
+            // Another read is copying the oldest bytes out.
+            return self.wait(st, cx, Side::Read);
+        }
         if !st.buf.is_empty() {
             if st.should_yield(Side::Read) {
                 return yield_now(cx);
@@ -376,14 +412,15 @@ impl Pipe {
                 }
                 Readable::Held => return self.wait(st, cx, Side::Read),
             };
-            let (taken, n) = take(&mut st.buf, max);
+            let (mut st, (taken, n)) = take(st, max);
             st.flags
                 .set(Flags::READER_WOKEN | Flags::HANDED_OVER, false);
             fx.consumed(st.writer(), n);
             wake_unlocked(st, Some(cx.waker()));
             return Poll::Ready(Ok(taken));
         }
-        if st.flags.has(Flags::WRITE_SHUT) {
+        // Not while a write is filling the free bytes: they come before the end of stream.
+        if st.flags.has(Flags::WRITE_SHUT) && !st.buf.free_lent() {
             return Poll::Ready(Ok(T::default()));
         }
         self.wait(st, cx, Side::Read)
@@ -412,10 +449,24 @@ impl Pipe {
         data: &[u8],
         fx: Option<&LinkFaults>,
     ) -> Poll<io::Result<usize>> {
-        self.poll_write_with(cx, data.len(), fx, |buf, capacity, max| {
+        let overlap = fx.is_none();
+        self.poll_write_with(cx, data.len(), fx, |mut st, capacity, max| {
             let n = max.min(data.len()).min(WRITE_SLICE);
-            buf.push(&data[..n], capacity);
-            Some((n, n))
+            if overlap && n >= OVERLAP_AT {
+                if let Some(lent) = st.buf.lend_free(n, capacity) {
+                    drop(st);
+                    let n = lent.len();
+                    lent.fill_from(&data[..n]);
+                    let mut st = self.lock();
+                    // Dropped if reading was shut down or the connection reset meanwhile:
+                    // the write came first, as if the bytes had been discarded with the
+                    // buffered ones.
+                    st.buf.commit_free(lent);
+                    return (st, Some((n, n)));
+                }
+            }
+            let n = st.buf.push(&data[..n], capacity);
+            (st, Some((n, n)))
         })
     }
 
@@ -432,15 +483,16 @@ impl Pipe {
     ) -> Poll<io::Result<()>> {
         let len = chunk.as_ref().map_or(0, Vec::len);
         // Whole or not at all: the room a short write would leave is ignored.
-        self.poll_write_with(cx, len, fx, |buf, capacity, _| {
-            if buf.is_empty() {
+        self.poll_write_with(cx, len, fx, |mut st, capacity, _| {
+            let buf = &mut st.buf;
+            if buf.is_empty() && !buf.is_lent() {
                 *buf = Ring::from_vec(chunk.take().unwrap_or_default());
-            } else if capacity - buf.len() >= len {
+            } else if buf.room(capacity) >= len {
                 buf.push(&chunk.take().unwrap_or_default(), capacity);
             } else {
-                return None;
+                return (st, None);
             }
-            Some(((), len))
+            (st, Some(((), len)))
         })
     }
 
@@ -448,12 +500,12 @@ impl Pipe {
     /// peer shutdown, then space); `put` stores at most the given number of bytes (there is
     /// room for them; the buffer's capacity comes first) and says how many it stored, or
     /// returns `None` to wait for space.
-    fn poll_write_with<T: Default>(
-        &self,
+    fn poll_write_with<'s, T: Default>(
+        &'s self,
         cx: &mut Context<'_>,
         len: usize,
         fx: Option<&LinkFaults>,
-        put: impl FnOnce(&mut Ring, usize, usize) -> Option<(T, usize)>,
+        put: impl FnOnce(Guard<'s>, usize, usize) -> (Guard<'s>, Option<(T, usize)>),
     ) -> Poll<io::Result<T>> {
         match fx {
             None => self.poll_write_under(cx, len, NoFaults, put),
@@ -464,12 +516,12 @@ impl Pipe {
     /// [`poll_write_with`](Pipe::poll_write_with) under the faults `fx` (see
     /// [`poll_read_under`](Pipe::poll_read_under)).
     #[inline(always)]
-    fn poll_write_under<T: Default>(
-        &self,
+    fn poll_write_under<'s, T: Default>(
+        &'s self,
         cx: &mut Context<'_>,
         len: usize,
         fx: impl Hooks,
-        put: impl FnOnce(&mut Ring, usize, usize) -> Option<(T, usize)>,
+        put: impl FnOnce(Guard<'s>, usize, usize) -> (Guard<'s>, Option<(T, usize)>),
     ) -> Poll<io::Result<T>> {
         let mut st = self.lock();
         if st.flags.has(Flags::WRITE_SHUT) {
@@ -488,17 +540,20 @@ impl Pipe {
             return Poll::Ready(Ok(T::default()));
         }
         let capacity = st.capacity as usize;
-        if st.buf.len() < capacity {
+        // None while another write is filling the free bytes.
+        let room = st.buf.room(capacity);
+        if room > 0 {
             if st.should_yield(Side::Write) || st.should_hand_over() {
                 return yield_now(cx);
             }
-            let room = (capacity - st.buf.len()).min(len);
-            let Some(max) = fx.writable(st.writer(), room) else {
+            let Some(max) = fx.writable(st.writer(), room.min(len)) else {
                 drop(st);
                 fx.reset();
                 return Poll::Ready(Err(Error::ConnectionReset.into()));
             };
-            if let Some((done, n)) = put(&mut st.buf, capacity, max) {
+            let (guard, put) = put(st, capacity, max);
+            st = guard;
+            if let Some((done, n)) = put {
                 let spent = fx.wrote(st.writer(), n);
                 if st.flags.has(Flags::WAITING) {
                     // Who waits while bytes arrive is almost always a reader: a writer waits
