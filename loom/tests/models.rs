@@ -538,7 +538,7 @@ fn a_write_and_a_read_copying_outside_the_lock_keep_the_bytes_in_order() {
 fn a_shutdown_racing_a_write_copying_outside_the_lock_ends_the_stream_after_its_bytes() {
     model(|| {
         let (mut dialed, accepted, _clock) = pair(4);
-        let mut other = accepted.clone();
+        let other = accepted.clone();
         let writer = thread::spawn(move || {
             let mut accepted = accepted;
             block_on(accepted.write(b"abc"))
@@ -561,7 +561,7 @@ fn a_shutdown_racing_a_write_copying_outside_the_lock_ends_the_stream_after_its_
 fn a_read_racing_a_shutdown_and_a_write_copying_outside_the_lock_sees_no_bytes_after_the_end() {
     model(|| {
         let (mut dialed, accepted, _clock) = pair(4);
-        let mut other = accepted.clone();
+        let other = accepted.clone();
         let writer = thread::spawn(move || {
             let mut accepted = accepted;
             let _ = block_on(accepted.write(b"ab"));
