@@ -243,12 +243,12 @@
 //!   threads the writer's copy in and the reader's copy out overlap instead of taking turns.
 //!   This is the crate's only `unsafe` code, in the private `ring` module, model-checked with
 //!   loom (which sees every byte access) and run under ThreadSanitizer, AddressSanitizer and
-//!   valgrind. Measured (`peers` benchmark, four `--only throughput` runs): with the copies
-//!   under the lock, a profile of 16 KiB writes on two threads showed both threads utilising
-//!   1.09 CPUs between them and a lock convoy (a futex wait on the pipe's mutex for a third of
-//!   the writes); with the lent copies, 16 KiB and 256 KiB writes on two threads went from 1.7
-//!   to 6.5 and 4.8 to 6.6 GB/s to 11.3 to 13.3 and 11.8 to 13.5 GB/s (1.07x to 1.20x and
-//!   1.19x to 1.43x tokio's 1 MiB `duplex` in the same runs). Smaller transfers stay under the
+//!   valgrind. Measured with the copies under the lock, two pinned threads: at 256 KiB writes
+//!   the two threads used 1.09 CPUs between them (`perf stat`), and at 16 KiB a third of all
+//!   futex calls were waits on the pipe's mutex (a lock convoy), with 1.6 to 6.7 GB/s at
+//!   16 KiB and 256 KiB writes. With the lent copies (`peers` benchmark, four `--only
+//!   throughput` runs), 11.3 to 13.3 and 11.8 to 13.5 GB/s (1.07x to 1.20x and 1.19x to 1.43x
+//!   tokio's 1 MiB `duplex` in the same runs). Smaller transfers stay under the
 //!   lock: a lent copy takes the lock twice, which at 1 KiB costs about as much as the copy.
 
 //!   `async-channel` carries the backlog, not the bytes: a byte ring moves any mix of write

@@ -12,7 +12,7 @@ use crate::deadline::{OnFire, Timer};
 use crate::end::End;
 use crate::faults::{LinkFaults, Readable};
 use crate::handshake::{Handshake, Outcome, Settle};
-use crate::ring::Ring;
+use crate::ring::{Lent, Ring};
 use crate::waiters::{Taken, WaitList, Woken};
 use crate::Error;
 
@@ -286,11 +286,7 @@ impl Pipe {
             let len = max.min(out.len());
             if overlap && len >= OVERLAP_AT {
                 if let Some(lent) = st.buf.lend_filled(len) {
-                    drop(st);
-                    let n = lent.len();
-                    lent.copy_to(&mut out[..n]);
-                    let mut st = self.lock();
-                    st.buf.commit_filled(lent);
+                    let (st, n) = self.copy_unlocked(st, lent, |l| l.copy_to(&mut out[..l.len()]));
                     return (st, (n, n));
                 }
             }
@@ -454,14 +450,10 @@ impl Pipe {
             let n = max.min(data.len()).min(WRITE_SLICE);
             if overlap && n >= OVERLAP_AT {
                 if let Some(lent) = st.buf.lend_free(n, capacity) {
-                    drop(st);
-                    let n = lent.len();
-                    lent.fill_from(&data[..n]);
-                    let mut st = self.lock();
                     // Dropped if reading was shut down or the connection reset meanwhile:
                     // the write came first, as if the bytes had been discarded with the
                     // buffered ones.
-                    st.buf.commit_free(lent);
+                    let (st, n) = self.copy_unlocked(st, lent, |l| l.fill_from(&data[..l.len()]));
                     return (st, Some((n, n)));
                 }
             }
@@ -573,6 +565,22 @@ impl Pipe {
             }
         }
         self.wait(st, cx, Side::Write)
+    }
+
+    /// Releases the lock, runs `copy` on the region `lent` out of the buffer, and takes the
+    /// lock again to give the region back; returns the lock and the region's length.
+    fn copy_unlocked<'s>(
+        &'s self,
+        st: Guard<'s>,
+        lent: Lent,
+        copy: impl FnOnce(&Lent),
+    ) -> (Guard<'s>, usize) {
+        drop(st);
+        copy(&lent);
+        let n = lent.len();
+        let mut st = self.lock();
+        st.buf.commit(lent);
+        (st, n)
     }
 
     /// The most bytes this direction buffers (read under the lock, where it costs no space).

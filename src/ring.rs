@@ -15,9 +15,8 @@ use std::ptr::NonNull;
 /// # Lending
 ///
 /// [`lend_free`](Ring::lend_free) hands out the free bytes after the stored ones, to be filled
-/// and then [`commit_free`](Ring::commit_free)ted; [`lend_filled`](Ring::lend_filled) hands out
-/// the oldest stored bytes, to be copied out and then
-/// [`commit_filled`](Ring::commit_filled)ted. In between, the [`Lent`] region is accessed by
+/// and then [`commit`](Ring::commit)ted; [`lend_filled`](Ring::lend_filled) hands out the
+/// oldest stored bytes, to be copied out and then committed. In between, the [`Lent`] region is accessed by
 /// whoever holds it, possibly on another thread and without the lock that guards the ring, while
 /// the ring goes on storing and removing bytes outside it. So that this is sound, the ring keeps
 /// three rules while anything is lent, whoever calls it:
@@ -414,7 +413,7 @@ impl Ring {
 
     /// Lends the free bytes after the stored ones, up to `n` of them, growing the allocation
     /// (within `bound`) if nothing is lent; `None` if there are none to lend. Fill them with
-    /// [`Lent::fill_from`], then store them with [`commit_free`](Ring::commit_free).
+    /// [`Lent::fill_from`], then store them with [`commit`](Ring::commit).
     pub(crate) fn lend_free(&mut self, n: usize, bound: usize) -> Option<Lent> {
         let n = n.min(self.room(bound));
         if n == 0 {
@@ -424,34 +423,15 @@ impl Ring {
         if needed > self.cap() {
             self.grow(needed, bound);
         }
-        let (first, second) = self.spans(self.tail(), n);
-        self.lent |= LENT_FREE;
-        Some(Lent {
-            base: self.alloc,
-            kind: LENT_FREE,
-            spans: [first, second],
-        })
-    }
-
-    /// Stores the bytes of a free region lent by [`lend_free`](Ring::lend_free), now filled;
-    /// returns whether it did (`false` once the ring was cleared meanwhile: they are dropped).
-    pub(crate) fn commit_free(&mut self, lent: Lent) -> bool {
-        if !self.returns(&lent) {
-            return false;
-        }
-        if self.lent & CLEARED != 0 {
-            self.release_cleared();
-            return false;
-        }
-        self.len += lent.len() as u32;
-        true
+        Some(self.lend(LENT_FREE, self.tail(), n))
     }
 
     /// Lends the `n` oldest bytes, or as many as are stored; `None` if there are none (or they
     /// are lent already). Copy them out with [`Lent::copy_to`], then drop them with
-    /// [`commit_filled`](Ring::commit_filled).
+    /// [`commit`](Ring::commit).
     pub(crate) fn lend_filled(&mut self, n: usize) -> Option<Lent> {
-        let n = if self.lent & (LENT_FILLED | CLEARED) != 0 {
+        // A ring cleared while lent stores nothing, so it has none to lend either.
+        let n = if self.filled_lent() {
             0
         } else {
             n.min(self.len())
@@ -459,18 +439,25 @@ impl Ring {
         if n == 0 {
             return None;
         }
-        let (first, second) = self.spans(self.head(), n);
-        self.lent |= LENT_FILLED;
-        Some(Lent {
-            base: self.alloc,
-            kind: LENT_FILLED,
-            spans: [first, second],
-        })
+        Some(self.lend(LENT_FILLED, self.head(), n))
     }
 
-    /// Drops the bytes of a region lent by [`lend_filled`](Ring::lend_filled), now copied out;
-    /// returns whether it did (`false` once the ring was cleared meanwhile).
-    pub(crate) fn commit_filled(&mut self, lent: Lent) -> bool {
+    /// Marks the `n` bytes from index `at` lent as `kind`.
+    fn lend(&mut self, kind: u8, at: usize, n: usize) -> Lent {
+        let (first, second) = self.spans(at, n);
+        self.lent |= kind;
+        Lent {
+            base: self.alloc,
+            kind,
+            spans: [first, second],
+        }
+    }
+
+    /// Takes back a region this ring lent, now filled ([`lend_free`](Ring::lend_free): its
+    /// bytes are stored) or copied out ([`lend_filled`](Ring::lend_filled): its bytes are
+    /// dropped); returns whether it did (`false` once the ring was cleared meanwhile, or for a
+    /// region it did not lend).
+    pub(crate) fn commit(&mut self, lent: Lent) -> bool {
         if !self.returns(&lent) {
             return false;
         }
@@ -478,7 +465,11 @@ impl Ring {
             self.release_cleared();
             return false;
         }
-        self.advance(lent.len());
+        if lent.kind == LENT_FREE {
+            self.len += lent.len() as u32;
+        } else {
+            self.advance(lent.len());
+        }
         true
     }
 
@@ -676,7 +667,7 @@ mod tests {
         let mut two = [0; 2];
         assert_eq!(r.pop_into(&mut two), 2);
         lent.fill_from(&[2, 3, 4, 5, 6, 7, 8, 9]);
-        assert!(r.commit_free(lent));
+        assert!(r.commit(lent));
         assert!(!r.is_lent());
         assert_eq!(r.into_vec(), [2, 3, 4, 5, 6, 7, 8, 9]);
     }
@@ -696,7 +687,7 @@ mod tests {
         let mut out = [0; 10];
         lent.copy_to(&mut out);
         assert_eq!(out, [1, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
-        assert!(r.commit_filled(lent));
+        assert!(r.commit(lent));
         assert_eq!(r.into_vec(), [10; 54]);
     }
 
@@ -712,12 +703,12 @@ mod tests {
         assert_eq!(r.cap(), 64, "the allocation stays while lent");
         free.fill_from(&[0; 4]);
         assert!(
-            !r.commit_free(free),
+            !r.commit(free),
             "bytes filled into a cleared ring are dropped"
         );
         assert_eq!(r.cap(), 64);
         filled.copy_to(&mut [0; 4]);
-        assert!(!r.commit_filled(filled));
+        assert!(!r.commit(filled));
         assert_eq!(r.cap(), 0);
         assert_eq!(r.push(b"new", 64), 3);
     }
