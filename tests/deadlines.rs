@@ -77,6 +77,25 @@ fn assert_timeout(err: std::io::Error, want: Error) {
     assert!(e.is_timeout() && e.is_temporary());
 }
 
+/// A scenario found, by reading the clock, that the machine was too slow for its margin: a step
+/// that had to come before a deadline came after it, so the outcome proves nothing.
+struct TooSlow;
+
+/// Runs `scenario` with a margin of 30 ms, then, while it reports [`TooSlow`], with 120 ms,
+/// 480 ms and 1.92 s. A test that needs a step to happen before a deadline passes fails only
+/// for a fault of the crate, not because the machine (a sanitizer, valgrind, a loaded host)
+/// was slower than the margin.
+fn with_growing_margin(mut scenario: impl FnMut(Duration) -> Result<(), TooSlow>) {
+    let mut margin = Duration::from_millis(30);
+    for _ in 0..4 {
+        if scenario(margin).is_ok() {
+            return;
+        }
+        margin *= 4;
+    }
+    panic!("too slow even with a margin of {:?}", margin / 4);
+}
+
 /// Waits, without blocking the executor's thread on a sleep, until `at` has passed.
 async fn until(at: Instant) {
     while Instant::now() < at {
@@ -200,21 +219,37 @@ fn deadline_cleared_after_firing_lets_io_resume_without_loss<T: Transport>() {
 }
 
 fn deadline_moved_later_keeps_a_blocked_read_waiting<T: Transport>() {
-    let (a, b) = T::pair();
-    let first = Instant::now() + Duration::from_millis(30);
-    a.set_read_deadline(Some(first));
-    let mut buf = [0; 2];
-    let (r, blocked) = signal_pending(read(&a, &mut buf));
-    std::thread::scope(|s| {
-        let h = s.spawn(|| run(r));
-        blocked.recv().unwrap();
-        a.set_read_deadline(Some(far()));
-        // Let the first deadline pass: the read must still be waiting, so it gets the data.
-        run(until(first + Duration::from_millis(20)));
-        run(write_all(&b, b"ok")).unwrap();
-        assert_eq!(h.join().unwrap().unwrap(), 2);
+    with_growing_margin(|margin| {
+        let (a, b) = T::pair();
+        let first = Instant::now() + margin;
+        a.set_read_deadline(Some(first));
+        let mut buf = [0; 2];
+        let (r, blocked) = signal_pending(read(&a, &mut buf));
+        let got = std::thread::scope(|s| {
+            let h = s.spawn(|| run(r));
+            if blocked.recv().is_err() {
+                // The read ended without waiting: only the first deadline, passed before the
+                // read began, may end it.
+                assert_timeout(h.join().unwrap().unwrap_err(), Error::ReadTimeout);
+                assert!(Instant::now() >= first);
+                return Err(TooSlow);
+            }
+            a.set_read_deadline(Some(far()));
+            if Instant::now() >= first {
+                // Moved only after the first deadline passed: the read may rightly have failed.
+                a.set_read_deadline(Some(past()));
+                let _ = h.join().unwrap();
+                return Err(TooSlow);
+            }
+            // Let the first deadline pass: the read must still be waiting, so it gets the data.
+            run(until(first + margin / 2));
+            run(write_all(&b, b"ok")).unwrap();
+            Ok(h.join().unwrap().unwrap())
+        })?;
+        assert_eq!(got, 2);
+        assert_eq!(&buf, b"ok");
+        Ok(())
     });
-    assert_eq!(&buf, b"ok");
 }
 
 fn deadline_moved_earlier_wakes_a_blocked_read_on_time<T: Transport>() {
@@ -429,27 +464,43 @@ fn deadline_renewed_before_every_operation_fires_only_once_left_alone<T: Transpo
     // Go's idiom: `now + d` before every read and write. The timer armed for the first
     // deadline fires while later ones are in force; it must neither fail an operation nor be
     // lost, so the deadline still fires once renewal stops.
-    let (a, b) = T::pair();
-    let d = Duration::from_millis(30);
-    let renewing = Instant::now();
-    let mut buf = [0; 1];
-    let mut rounds = 0;
-    while renewing.elapsed() < 4 * d {
-        a.set_deadline(Some(Instant::now() + d));
-        run(write_all(&b, &[rounds as u8])).unwrap();
-        assert_eq!(run(read(&a, &mut buf)).unwrap(), 1, "round {rounds}");
-        assert_eq!(buf[0], rounds as u8);
-        run(write_all(&a, b"k")).unwrap();
-        assert_eq!(run(read(&b, &mut buf)).unwrap(), 1);
-        rounds += 1;
-        run(futures_timer::Delay::new(Duration::from_millis(1)));
-    }
-    let last = Instant::now();
-    a.set_read_deadline(Some(last + d));
-    assert_timeout(run(read(&a, &mut buf)).unwrap_err(), Error::ReadTimeout);
-    let took = last.elapsed();
-    assert!(took >= d, "fired early: {took:?}");
-    assert!(took < Duration::from_secs(5), "fired late: {took:?}");
+    with_growing_margin(|d| {
+        let (a, b) = T::pair();
+        let renewing = Instant::now();
+        let mut buf = [0; 1];
+        let mut rounds = 0;
+        while renewing.elapsed() < 4 * d {
+            let set = Instant::now();
+            a.set_deadline(Some(set + d));
+            run(write_all(&b, &[rounds as u8])).unwrap();
+            let round = run(async {
+                let n = read(&a, &mut buf).await?;
+                write_all(&a, b"k").await?;
+                Ok::<_, std::io::Error>(n)
+            });
+            match round {
+                Ok(n) => assert_eq!(n, 1, "round {rounds}"),
+                Err(e) => {
+                    // A round may fail only by timing out, and only if it took longer than
+                    // the deadline it set.
+                    assert_eq!(e.kind(), ErrorKind::TimedOut, "round {rounds}: {e:?}");
+                    assert!(set.elapsed() >= d, "round {rounds} failed in time: {e:?}");
+                    return Err(TooSlow);
+                }
+            }
+            assert_eq!(buf[0], rounds as u8);
+            assert_eq!(run(read(&b, &mut buf)).unwrap(), 1);
+            rounds += 1;
+            run(futures_timer::Delay::new(Duration::from_millis(1)));
+        }
+        let last = Instant::now();
+        a.set_read_deadline(Some(last + d));
+        assert_timeout(run(read(&a, &mut buf)).unwrap_err(), Error::ReadTimeout);
+        let took = last.elapsed();
+        assert!(took >= d, "fired early: {took:?}");
+        assert!(took < d + Duration::from_secs(5), "fired late: {took:?}");
+        Ok(())
+    });
 }
 
 fn deadline_cleared_while_its_timer_is_armed_never_fires<T: Transport>() {
